@@ -1,0 +1,305 @@
+//! Test support shared by every gomon test that touches a real component.
+//!
+//! gomon's tests of record run against real things: Go programs built with the
+//! machine's `go` from `examples/go`, and real Elasticsearch and OpenSearch
+//! servers that `tests/rig/rig.sh` provisions from Maven Central and starts
+//! (`bash tests/run-all.sh` does all of it). This crate is how a test reaches
+//! them:
+//!
+//! - [`GoApp::start`] builds (once per test process) and starts one example
+//!   app on a free loopback port and stops it when dropped;
+//! - [`engines`] lists the search servers the rig started, read from
+//!   `GOMON_TEST_ELASTICSEARCH_URL` and `GOMON_TEST_OPENSEARCH_URL`.
+//!
+//! Under CI (`CI=true`) a missing server is a test failure, never a skip.
+//! Outside CI, [`engines`] prints how to start the rig and returns only the
+//! servers that are configured, so `cargo test` still runs the pure tests.
+//!
+//! ```no_run
+//! use gomon_testrig::{AppKind, GoApp};
+//! let app = GoApp::start(AppKind::Steady, &[]);
+//! println!("expvar at {}", app.vars_url());
+//! ```
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The root of the gomon repository (where the workspace `Cargo.toml` is).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// True when running under CI (`CI` set to anything but `false`/`0`/empty),
+/// where a missing real component must fail the test.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The example Go programs under `examples/go`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppKind {
+    /// Constant work and a bounded working set: a flat live heap.
+    Steady,
+    /// Keeps every session it creates: a growing live heap.
+    Leaking,
+    /// Lots of short-lived garbage with a low GOGC: hundreds of GC cycles a second.
+    GcHeavy,
+}
+
+impl AppKind {
+    /// Every example app.
+    pub const ALL: [AppKind; 3] = [AppKind::Steady, AppKind::Leaking, AppKind::GcHeavy];
+
+    /// The command's directory name under `examples/go` (also its binary name).
+    pub fn name(self) -> &'static str {
+        match self {
+            AppKind::Steady => "steady",
+            AppKind::Leaking => "leaking",
+            AppKind::GcHeavy => "gcheavy",
+        }
+    }
+}
+
+impl fmt::Display for AppKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where the example binaries are built: `target/gomon-go-apps`.
+pub fn go_apps_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("gomon-go-apps")
+}
+
+/// Builds every example app with the machine's `go` (once per process; Go's
+/// build cache makes later processes cheap) and returns the binaries' folder.
+///
+/// # Panics
+/// When `go` is missing or the build fails: the example apps are part of the
+/// test rig, so a test that needs them cannot run without them.
+pub fn build_go_apps() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = go_apps_dir();
+        std::fs::create_dir_all(&out)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", out.display()));
+        let src = repo_root().join("examples/go");
+        // Build into a private folder, then rename: test processes that run
+        // at the same time never see a half-written binary.
+        let staging = out.join(format!(".build-{}", std::process::id()));
+        let status = Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(format!("{}/", staging.display()))
+            .arg("./...")
+            .current_dir(&src)
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run `go` to build the example apps in {}: {e}; \
+                     the Go toolchain is part of the test rig (install Go and put it on PATH)",
+                    src.display()
+                )
+            });
+        assert!(
+            status.success(),
+            "`go build ./...` failed in {} ({status})",
+            src.display()
+        );
+        for kind in AppKind::ALL {
+            let from = staging.join(kind.name());
+            let to = out.join(kind.name());
+            std::fs::rename(&from, &to).unwrap_or_else(|e| {
+                panic!("cannot move {} to {}: {e}", from.display(), to.display())
+            });
+        }
+        let _ = std::fs::remove_dir_all(&staging);
+        out
+    })
+}
+
+/// One running example Go program, stopped (and reaped) when dropped.
+#[derive(Debug)]
+pub struct GoApp {
+    kind: AppKind,
+    addr: String,
+    child: Child,
+}
+
+impl GoApp {
+    /// Builds the example apps if needed and starts `kind` on a free loopback
+    /// port, with `extra_args` after `-addr 127.0.0.1:0`. Returns once the app
+    /// listens (it prints `listening on HOST:PORT` first thing).
+    ///
+    /// # Panics
+    /// When the app cannot be built or started, or does not report its address
+    /// within 30 seconds.
+    pub fn start(kind: AppKind, extra_args: &[&str]) -> GoApp {
+        let bin = build_go_apps().join(kind.name());
+        let mut child = Command::new(&bin)
+            .args(["-addr", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let stdout = child.stdout.take().expect("stdout was piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            let first = lines.next();
+            let _ = tx.send(first);
+            // Keep draining so the app never blocks on a full pipe.
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Some(Ok(line))) => line,
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{kind} did not report its address within 30 s: {other:?}");
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{kind} printed {line:?}, expected `listening on HOST:PORT`"))
+            .trim()
+            .to_owned();
+        GoApp { kind, addr, child }
+    }
+
+    /// Which example this is.
+    pub fn kind(&self) -> AppKind {
+        self.kind
+    }
+
+    /// `HOST:PORT` the app listens on, as a Metricbeat `hosts` entry would name it.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The full URL of the app's expvar endpoint.
+    pub fn vars_url(&self) -> String {
+        format!("http://{}/debug/vars", self.addr)
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for GoApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Which search server an [`Engine`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// Elasticsearch (the rig's default is the newest 9.x that Maven Central serves).
+    Elasticsearch,
+    /// OpenSearch 2.x.
+    OpenSearch,
+}
+
+impl EngineKind {
+    /// Both kinds, in the order tests run them.
+    pub const ALL: [EngineKind; 2] = [EngineKind::Elasticsearch, EngineKind::OpenSearch];
+
+    /// The environment variable that carries this engine's URL.
+    pub fn env_var(self) -> &'static str {
+        match self {
+            EngineKind::Elasticsearch => "GOMON_TEST_ELASTICSEARCH_URL",
+            EngineKind::OpenSearch => "GOMON_TEST_OPENSEARCH_URL",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineKind::Elasticsearch => "elasticsearch",
+            EngineKind::OpenSearch => "opensearch",
+        })
+    }
+}
+
+/// A real search server started by the rig.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engine {
+    /// Elasticsearch or OpenSearch.
+    pub kind: EngineKind,
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+}
+
+impl Engine {
+    /// Appends "`test` ran against `kind` at `url` (`detail`)" to the rig's
+    /// ledger (`GOMON_RIG_LEDGER`), which `tests/run-all.sh` prints at the end
+    /// so the log shows which tests really reached which server.
+    pub fn record(&self, test: &str, detail: &str) {
+        let Some(path) = std::env::var_os("GOMON_RIG_LEDGER") else {
+            return;
+        };
+        if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(file, "{test}: {} at {} ({detail})", self.kind, self.url);
+        }
+    }
+}
+
+/// How to start the rig, for messages.
+pub const RIG_HINT: &str = "start the servers with `bash tests/run-all.sh` (everything) or \
+     `bash tests/rig/rig.sh provision && bash tests/rig/rig.sh start DIR` and export the \
+     GOMON_TEST_*_URL lines it prints";
+
+/// The search servers the rig started, one per [`EngineKind`] configured.
+///
+/// # Panics
+/// Under CI when either engine's URL is missing: tests that need a server
+/// fail there rather than skip. Outside CI it prints which are missing and
+/// how to start them, and returns the ones that are configured.
+pub fn engines() -> Vec<Engine> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for kind in EngineKind::ALL {
+        match std::env::var(kind.env_var()) {
+            Ok(url) if !url.trim().is_empty() => found.push(Engine {
+                kind,
+                url: url.trim().trim_end_matches('/').to_owned(),
+            }),
+            _ => missing.push(kind.env_var()),
+        }
+    }
+    if !missing.is_empty() {
+        assert!(
+            !under_ci(),
+            "CI=true but {} not set: this test needs real servers; {RIG_HINT}",
+            missing.join(" and ")
+        );
+        eprintln!(
+            "NOTE: {} not set, so this test runs without those servers; {RIG_HINT}",
+            missing.join(" and ")
+        );
+    }
+    found
+}

@@ -1,0 +1,3 @@
+module gomon.example/goapps
+
+go 1.22

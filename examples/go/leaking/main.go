@@ -1,0 +1,35 @@
+// Command leaking is a service with a memory leak: every unit of work adds
+// an entry to a map that is never pruned, so the live heap (and the GC
+// limit NextGC) keeps rising, the pattern gomon analyze must call a leak.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"gomon.example/goapps/internal/demo"
+)
+
+var leakRate = flag.Int("leak-bytes", 64<<10, "bytes leaked every 100 ms")
+
+func main() {
+	svc, addr := demo.Setup("leaking")
+	sessions := map[string][]byte{}
+	n := 0
+	svc.Serve(*addr, func(ctx context.Context) {
+		demo.Every(ctx, 100*time.Millisecond, func() {
+			start := time.Now()
+			n++
+			// The leak: sessions are stored and never expired.
+			sessions[fmt.Sprintf("session-%d", n)] = make([]byte, *leakRate)
+			// Some short-lived garbage too, so the heap saw-tooths.
+			for j := 0; j < 16; j++ {
+				_ = make([]byte, 8192)
+			}
+			svc.CacheSize(int64(len(sessions)))
+			svc.Work(1, time.Since(start))
+		})
+	})
+}

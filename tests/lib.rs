@@ -1,0 +1,1 @@
+//! End-to-end tests of gomon live in this package's test targets; see `docs/ARCHITECTURE.md`.
