@@ -47,10 +47,16 @@ async fn heap_and_custom_metrics_of_real_go_apps_are_queryable_in_both_engines()
     let index = format!("gomon-e2e-{}", std::process::id());
     let mut expected_allocated = Vec::new();
     for (i, app) in apps.iter().enumerate() {
-        let snapshot = client
-            .fetch(&Target::parse(app.addr()).unwrap())
-            .await
-            .unwrap();
+        let target = Target::parse(app.addr()).unwrap();
+        // A fresh app has done no work yet: wait (bounded) for its first unit.
+        let mut snapshot = client.fetch(&target).await.unwrap();
+        for _ in 0..100 {
+            if snapshot.vars()["output.events.acked"].as_u64() > Some(0) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            snapshot = client.fetch(&target).await.unwrap();
+        }
         let memstats =
             MemStats::from_json(&Value::Object(snapshot.memstats().unwrap().clone())).unwrap();
         let heap = HeapMetrics::from_memstats(&memstats, &snapshot.cmdline().unwrap());
@@ -158,11 +164,13 @@ async fn heap_and_custom_metrics_of_real_go_apps_are_queryable_in_both_engines()
             "{mapping}"
         );
 
-        es.indices()
-            .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[&index]))
-            .send()
-            .await
-            .unwrap();
+        if std::env::var_os("GOMON_KEEP_TEST_INDEX").is_none() {
+            es.indices()
+                .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[&index]))
+                .send()
+                .await
+                .unwrap();
+        }
         engine.record(
             "e2e::fetch_map_ship",
             "3 Go apps, 6 documents, queried back by Metricbeat field names",

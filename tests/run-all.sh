@@ -17,7 +17,7 @@ step "toolchain"
 for tool in cargo go java mvn unzip curl python3; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool (see README.md, Requirements)" >&2; exit 1; }
 done
-cargo --version; go version; java -version 2>&1 | head -n1; mvn -v 2>/dev/null | head -n1
+cargo --version; go version; java -version 2>&1 | sed -n 1p; mvn -v 2>/dev/null | sed -n 1p
 if ! cargo deny --version >/dev/null 2>&1; then
   step "installing cargo-deny (once per machine)"
   cargo install cargo-deny --locked --version 0.20.2

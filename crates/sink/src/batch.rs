@@ -15,6 +15,13 @@ pub enum Op {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Action<'a> {
+    Create(Meta<'a>),
+    Index(Meta<'a>),
+}
+
+#[derive(Serialize)]
 struct Meta<'a> {
     #[serde(rename = "_index")]
     index: &'a str,
@@ -49,16 +56,14 @@ impl BulkBatch {
         if doc.first() != Some(&b'{') || doc.last() != Some(&b'}') {
             return Err(invalid("does not start with '{' and end with '}'"));
         }
+        let meta = Meta { index, id };
         let action = match op {
-            Op::Create => "create",
-            Op::Index => "index",
+            Op::Create => Action::Create(meta),
+            Op::Index => Action::Index(meta),
         };
-        let mut line = serde_json::Map::new();
-        line.insert(
-            action.to_owned(),
-            serde_json::to_value(Meta { index, id }).map_err(|e| invalid(&e.to_string()))?,
-        );
-        serde_json::to_writer(&mut self.body, &line).map_err(|e| invalid(&e.to_string()))?;
+        // Writing to a Vec cannot fail, and nothing is written on error.
+        let line = serde_json::to_vec(&action).map_err(|e| invalid(&e.to_string()))?;
+        self.body.extend_from_slice(&line);
         self.body.push(b'\n');
         self.body.extend_from_slice(doc);
         self.body.push(b'\n');
