@@ -14,7 +14,7 @@ root=$PWD
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"
-for tool in cargo go java mvn unzip curl python3; do
+for tool in cargo go java mvn curl python3; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool (see README.md, Requirements)" >&2; exit 1; }
 done
 cargo --version; go version; java -version 2>&1 | sed -n 1p; mvn -v 2>/dev/null | sed -n 1p

@@ -88,7 +88,13 @@ provision_one() {
   log "$engine: unpacking into $CACHE/$engine"
   rm -rf "$CACHE/$engine.tmp"
   mkdir -p "$CACHE/$engine.tmp"
-  unzip -q "$zip" -d "$CACHE/$engine.tmp"
+  if command -v unzip >/dev/null; then
+    unzip -q "$zip" -d "$CACHE/$engine.tmp"
+  else
+    # Python's zipfile drops file modes: restore the executables' bits.
+    python3 -m zipfile -e "$zip" "$CACHE/$engine.tmp"
+    chmod +x "$CACHE/$engine.tmp"/*/bin/*
+  fi
   rm -rf "$CACHE/$engine"
   mv "$CACHE/$engine.tmp" "$CACHE/$engine"
   [[ -x $home/bin/$kind ]] || die "$engine: $home/bin/$kind missing after unpacking"
@@ -177,7 +183,6 @@ cmd=${1:-}
 case $cmd in
   provision)
     command -v mvn >/dev/null || die "Maven (mvn) is needed to fetch the servers"
-    command -v unzip >/dev/null || die "unzip is needed to unpack the servers"
     mkdir -p "$CACHE"
     for e in $ENGINES; do provision_one "$e"; done
     ;;
