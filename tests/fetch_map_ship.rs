@@ -6,22 +6,13 @@
 use std::time::SystemTime;
 
 use gomon_expvar::{ClientConfig, ExpvarClient, Target};
-use gomon_flatten::{Options, flatten};
+use gomon_flatten::{ExpvarDocument, FlattenConfig, Flattener};
 use gomon_heap::{HeapMetrics, MemStats};
 use gomon_sink::{BulkBatch, Cluster, Op};
 use gomon_testrig::{AppKind, GoApp, engines};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-/// Nests `a.b.c = v` pairs back into objects, as Elasticsearch expands them.
-fn nest(pairs: Vec<(String, Value)>) -> Value {
-    let mut root = Map::new();
-    for (path, value) in pairs {
-        root.insert(path, value);
-    }
-    Value::Object(root)
-}
-
-fn documents(app: &GoApp, heap: &HeapMetrics, custom: Value) -> (Value, Value) {
+fn documents(app: &GoApp, heap: &HeapMetrics, custom: ExpvarDocument) -> (Value, Value) {
     let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let meta = |dataset: &str, name: &str| {
         json!({
@@ -33,8 +24,8 @@ fn documents(app: &GoApp, heap: &HeapMetrics, custom: Value) -> (Value, Value) {
     };
     let mut heap_doc = meta("golang.heap", "heap");
     heap_doc["golang"] = json!({ "heap": heap });
-    let mut expvar_doc = meta("golang.example", "expvar");
-    expvar_doc["golang"] = json!({ "example": custom });
+    let mut expvar_doc = meta(&custom.dataset(), "expvar");
+    expvar_doc["golang"] = custom.into_golang_value();
     (heap_doc, expvar_doc)
 }
 
@@ -61,7 +52,8 @@ async fn heap_and_custom_metrics_of_real_go_apps_are_queryable_in_both_engines()
             MemStats::from_json(&Value::Object(snapshot.memstats().unwrap().clone())).unwrap();
         let heap = HeapMetrics::from_memstats(&memstats, &snapshot.cmdline().unwrap());
         expected_allocated.push((app.kind(), heap.allocations.allocated));
-        let custom = nest(flatten(snapshot.vars(), &Options::default()).unwrap());
+        let custom = Flattener::new(FlattenConfig::new("example").unwrap())
+            .flatten(snapshot.vars(), std::time::Instant::now());
         let (heap_doc, expvar_doc) = documents(app, &heap, custom);
         batch
             .push(

@@ -5,12 +5,12 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use clap::{Parser, Subcommand};
 use gomon_expvar::{ClientConfig, ExpvarClient, Target};
 use gomon_heap::{HeapMetrics, MemStats};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Monitors Go programs through their expvar endpoint (/debug/vars) and ships
 /// heap, GC and custom metrics to Elasticsearch.
@@ -90,12 +90,10 @@ fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     heap["golang"] = json!({"heap": HeapMetrics::from_memstats(&memstats, &cmdline)});
     lines.push(heap);
     if let Some(ns) = namespace {
-        let flat = gomon_flatten::flatten(snapshot.vars(), &gomon_flatten::Options::default())
-            .map_err(|e| format!("{target}: {e}"))?;
-        let mut vars = Map::new();
-        vars.extend(flat);
-        let mut doc = meta(format!("golang.{ns}"), "expvar");
-        doc["golang"] = json!({ ns: vars });
+        let config = gomon_flatten::FlattenConfig::new(ns).map_err(|e| e.to_string())?;
+        let expvar = gomon_flatten::Flattener::new(config).flatten(snapshot.vars(), Instant::now());
+        let mut doc = meta(expvar.dataset(), "expvar");
+        doc["golang"] = expvar.into_golang_value();
         lines.push(doc);
     }
     let mut out = std::io::stdout().lock();
