@@ -1,31 +1,78 @@
 //! `gomon`: monitors Go programs through their expvar endpoint.
 //!
-//! This binary is wiring only: it parses the command line and calls the
-//! library crates under `crates/`.
+//! This binary is wiring only: it parses the command line, sets up logging
+//! and signals, and calls the library crates under `crates/`.
+
+#![allow(clippy::print_stdout)] // A command-line tool prints its results.
+
+mod demo;
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use gomon_agent::config::Config;
+use gomon_agent::{Agent, default_data_dir};
 use gomon_expvar::{ClientConfig, ExpvarClient, Target};
 use gomon_heap::{HeapMetrics, MemStats};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 
 /// Monitors Go programs through their expvar endpoint (/debug/vars) and ships
-/// heap, GC and custom metrics to Elasticsearch.
+/// heap, GC and custom metrics to Elasticsearch, or to a local file store.
 #[derive(Debug, Parser)]
 #[command(name = "gomon", version, about, long_about = None)]
 struct Cli {
+    /// More log output: -v info, -vv debug, -vvv trace (default: warnings).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Fetch one target once and print its documents as NDJSON on stdout.
+    /// Run the agent: fetch every configured Go program on its period and
+    /// write the documents to the configured output.
     ///
-    /// Example: gomon once localhost:6060 --namespace myapp
+    /// Without -c: fetch localhost:6060/debug/vars every 10 s into the file
+    /// store (see --data).
+    ///
+    /// Examples:
+    ///   gomon run
+    ///   gomon run -c metricbeat.yml
+    ///   GOMON_OUTPUT__ELASTICSEARCH__HOSTS=http://127.0.0.1:9200 gomon run -c gomon.yml
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// Configuration file (YAML or TOML; a metricbeat.yml works).
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Folder of the file store when no output is configured.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
+    },
+    /// Fetch one Go program once and print its documents as NDJSON on stdout.
+    ///
+    /// Examples:
+    ///   gomon once localhost:6060
+    ///   gomon once http://127.0.0.1:5066/debug/vars --namespace gomon
+    #[command(verbatim_doc_comment)]
     Once {
         /// host:port or http:// URL of the expvar endpoint (path /debug/vars by default).
         target: String,
@@ -33,24 +80,106 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
-    /// Build and monitor the example Go apps on the embedded default (not available yet).
-    Demo,
+    /// Check a configuration, or reach the configured output.
+    #[command(subcommand)]
+    Test(TestCommand),
+    /// Build the example Go apps, monitor them for a while into the file
+    /// store, and report what was seen. Needs `go` on PATH; leaves nothing running.
+    ///
+    /// Examples:
+    ///   gomon demo
+    ///   gomon demo --duration 20s
+    #[command(verbatim_doc_comment)]
+    Demo {
+        /// How long to monitor.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Fetch period.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        period: Duration,
+        /// Folder of the demo's file store (default: <data dir>/demo).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The examples/go folder (default: found from the current folder or the build).
+        #[arg(long)]
+        examples: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TestCommand {
+    /// Read and check a configuration; print it with secrets redacted.
+    ///
+    /// Example: gomon test config -c metricbeat.yml
+    Config {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Connect to the configured output and report what it is.
+    ///
+    /// Example: gomon test output -c gomon.yml
+    Output {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    gomon_agent::config::parse_duration(text)
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOMON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GOMON_LOG"))
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Once { target, namespace } => once(&target, namespace.as_deref()),
-        Command::Demo => Err(
-            "`gomon demo` is not built yet: it arrives with the agent (file store, scheduler). \
-             Until then, `gomon once HOST:PORT` fetches a Go program once."
-                .to_owned(),
-        ),
+    init_logging(cli.verbose, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("gomon: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
     };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run {
+                config,
+                data,
+                duration,
+            } => run(config.as_deref(), data, duration).await,
+            Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
+            Command::Test(TestCommand::Config { config }) => test_config(&config),
+            Command::Test(TestCommand::Output { config }) => test_output(&config).await,
+            Command::Demo {
+                duration,
+                period,
+                data,
+                examples,
+            } => demo::run(duration, period, data, examples).await,
+        }
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -60,35 +189,131 @@ fn main() -> ExitCode {
     }
 }
 
-fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
+/// Resolves when Ctrl-C or SIGTERM arrives.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// Starts gomon's own /debug/vars when enabled; returns its address.
+async fn serve_self(
+    config: &Config,
+    agent: &Agent,
+    stop: watch::Receiver<bool>,
+) -> Result<Option<std::net::SocketAddr>, String> {
+    if !config.http.enabled {
+        return Ok(None);
+    }
+    let addr = format!("{}:{}", config.http.host, config.http.port);
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("http.host/http.port {addr:?}: {e}"))?;
+    let (bound, _) = gomon_agent::selfmon::serve(addr, agent.registry(), stop)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot serve /debug/vars on {addr}: {e} (set http.port, or http.enabled: false)"
+            )
+        })?;
+    Ok(Some(bound))
+}
+
+async fn run(
+    config_path: Option<&Path>,
+    data: Option<PathBuf>,
+    duration: Option<Duration>,
+) -> Result<(), String> {
+    let data = data.unwrap_or_else(default_data_dir);
+    let config = match config_path {
+        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
+        None => Config::embedded_default(&data),
+    };
+    let agent = Agent::new(config.clone(), &data).map_err(|e| e.to_string())?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let self_addr = serve_self(&config, &agent, stop_rx.clone()).await?;
+    let targets: Vec<String> = config
+        .modules
+        .iter()
+        .filter(|m| m.enabled)
+        .flat_map(|m| m.hosts.clone())
+        .collect();
+    tracing::info!(targets = ?targets, output = %agent.output_description(), self_monitoring = ?self_addr, "gomon running");
+    eprintln!(
+        "gomon: monitoring {} → {}{}",
+        targets.join(", "),
+        agent.output_description(),
+        self_addr
+            .map(|a| format!(" (own metrics at http://{a}/debug/vars)"))
+            .unwrap_or_default()
+    );
+    let running = tokio::spawn(agent.run(stop_rx));
+    match duration {
+        Some(d) => tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = shutdown_signal() => {}
+        },
+        None => shutdown_signal().await,
+    }
+    let _ = stop_tx.send(true);
+    let summary = running
+        .await
+        .map_err(|e| format!("agent stopped unexpectedly: {e}"))?;
+    eprintln!(
+        "gomon: stopped: {} documents written, {} failed, {} left undelivered ({})",
+        summary.acked, summary.failed, summary.left_undelivered, summary.output
+    );
+    if summary.left_undelivered > 0 {
+        return Err(format!(
+            "{} documents could not be delivered before the drain deadline",
+            summary.left_undelivered
+        ));
+    }
+    Ok(())
+}
+
+async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     let target = Target::parse(target).map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the async runtime: {e}"))?;
     let client = ExpvarClient::new(ClientConfig::default());
-    let snapshot = runtime
-        .block_on(client.fetch(&target))
-        .map_err(|e| e.to_string())?;
+    let snapshot = client.fetch(&target).await.map_err(|e| e.to_string())?;
     let timestamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let meta = |dataset: String, name: &str| {
         json!({
             "@timestamp": timestamp,
-            "event": {"module": "golang", "dataset": dataset, "duration": snapshot.duration().as_nanos() as u64},
+            "event": {"module": "golang", "dataset": dataset, "duration": u64::try_from(snapshot.duration().as_nanos()).unwrap_or(u64::MAX)},
             "metricset": {"name": name},
             "service": {"address": target.address(), "type": "golang"},
         })
     };
     let mut lines = Vec::new();
-    let memstats = snapshot
-        .memstats()
-        .ok_or_else(|| format!("{target}: no memstats variable (is expvar imported?)"))?;
-    let memstats = MemStats::from_json(&Value::Object(memstats.clone()))
-        .map_err(|e| format!("{target}: {e}"))?;
-    let cmdline = snapshot.cmdline().unwrap_or_default();
-    let mut heap = meta("golang.heap".to_owned(), "heap");
-    heap["golang"] = json!({"heap": HeapMetrics::from_memstats(&memstats, &cmdline)});
-    lines.push(heap);
+    // A program that publishes no memstats (gomon itself) still has custom variables.
+    if let Some(memstats) = snapshot.memstats() {
+        let memstats = MemStats::from_json(&Value::Object(memstats.clone()))
+            .map_err(|e| format!("{target}: {e}"))?;
+        let cmdline = snapshot.cmdline().unwrap_or_default();
+        let mut heap = meta("golang.heap".to_owned(), "heap");
+        heap["golang"] = json!({"heap": HeapMetrics::from_memstats(&memstats, &cmdline)});
+        lines.push(heap);
+    } else if namespace.is_none() {
+        return Err(format!(
+            "{target}: no memstats variable (is expvar imported?); use --namespace to read its other variables"
+        ));
+    }
     if let Some(ns) = namespace {
         let config = gomon_flatten::FlattenConfig::new(ns).map_err(|e| e.to_string())?;
         let expvar = gomon_flatten::Flattener::new(config).flatten(snapshot.vars(), Instant::now());
@@ -99,6 +324,48 @@ fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     let mut out = std::io::stdout().lock();
     for line in lines {
         writeln!(out, "{line}").map_err(|e| format!("cannot write to stdout: {e}"))?;
+    }
+    Ok(())
+}
+
+fn test_config(path: &Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let pretty = serde_json::to_string_pretty(&config.redacted()).map_err(|e| e.to_string())?;
+    println!("{pretty}");
+    eprintln!("gomon: {}: config OK", path.display());
+    Ok(())
+}
+
+async fn test_output(path: &Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let Some(es) = &config.output.elasticsearch else {
+        let agent = Agent::new(config.clone(), &default_data_dir()).map_err(|e| e.to_string())?;
+        println!("output: {} (writable)", agent.output_description());
+        return Ok(());
+    };
+    let mut failures = 0;
+    for host in &es.hosts {
+        let url = if host.contains("://") {
+            host.clone()
+        } else {
+            format!("http://{host}")
+        };
+        let cluster = gomon_sink::Cluster::new(&url).map_err(|e| e.to_string())?;
+        match cluster.server_info().await {
+            Ok(info) => println!(
+                "{url}: {:?} {} (major {})",
+                info.kind,
+                info.version,
+                info.major()
+            ),
+            Err(e) => {
+                failures += 1;
+                println!("{url}: unreachable: {e}");
+            }
+        }
+    }
+    if failures == es.hosts.len() {
+        return Err("no Elasticsearch/OpenSearch node answered".to_owned());
     }
     Ok(())
 }

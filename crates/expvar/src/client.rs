@@ -1,26 +1,50 @@
 //! The HTTP side: one shared connection pool for every target.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::Empty;
 use hyper::{Request, header};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use tokio::sync::Semaphore;
 
+use crate::body::{BodyError, Encoding, read_capped};
+use crate::snapshot::DEFAULT_MAX_DEPTH;
+use crate::tls::{TlsVerification, client_config};
 use crate::{DecodeError, Snapshot, Target};
 
-/// Limits and timeouts of an [`ExpvarClient`]. Defaults follow Metricbeat:
-/// 2 s to connect, 10 s for the whole request, and a 16 MiB body cap.
+/// Limits, timeouts and TLS trust of an [`ExpvarClient`]. Defaults follow
+/// Metricbeat: 2 s to connect, 10 s for the whole request; plus a 16 MiB
+/// body cap, 64 fetches in flight, nesting up to 64 levels, no gzip, and
+/// certificates verified against Mozilla's roots.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Time allowed to open the TCP connection.
     pub connect_timeout: Duration,
-    /// Time allowed for the whole request, body included.
+    /// Time allowed for the whole request: connecting, TLS, headers, body.
     pub request_timeout: Duration,
-    /// Largest body accepted; enforced while reading.
+    /// Largest body accepted, enforced while reading; for a gzip-compressed
+    /// response it caps both the received and the decompressed bytes.
     pub max_body_bytes: usize,
+    /// Most fetches running at once across all targets (at least 1);
+    /// further fetches wait for a slot (the wait does not count against
+    /// `request_timeout`).
+    pub max_in_flight: usize,
+    /// Deepest nesting of objects and arrays accepted (the top-level object
+    /// is level 1); at most [`MAX_DEPTH_CEILING`](crate::MAX_DEPTH_CEILING).
+    pub max_depth: usize,
+    /// Ask for gzip (`Accept-Encoding: gzip`). Gzip responses are decoded
+    /// whether or not they were asked for.
+    pub gzip: bool,
+    /// Which certificates `https` targets may present.
+    pub tls: TlsVerification,
+    /// How long an idle keep-alive connection stays in the pool.
+    pub pool_idle_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -29,31 +53,66 @@ impl Default for ClientConfig {
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(10),
             max_body_bytes: 16 << 20,
+            max_in_flight: 64,
+            max_depth: DEFAULT_MAX_DEPTH,
+            gzip: false,
+            tls: TlsVerification::default(),
+            pool_idle_timeout: Duration::from_secs(90),
         }
     }
 }
 
-/// Why a fetch failed; every variant names the target.
+/// Which wait ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutPhase {
+    /// Opening the TCP connection ([`ClientConfig::connect_timeout`]).
+    Connect,
+    /// The whole request ([`ClientConfig::request_timeout`]).
+    Request,
+}
+
+impl fmt::Display for TimeoutPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TimeoutPhase::Connect => "connection not established",
+            TimeoutPhase::Request => "no complete response",
+        })
+    }
+}
+
+/// Why a fetch failed; every variant names the target (its URL, never its
+/// credentials).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    /// Connection refused, reset, or the request could not be sent.
-    #[error("{target}: request failed: {reason}")]
+    /// Connection refused or reset, host unknown or unreachable.
+    #[error("{target}: cannot reach the target: {reason}")]
     Unreachable {
         /// The target fetched.
         target: String,
-        /// The underlying error, flattened to text.
+        /// The underlying error chain, flattened to text.
         reason: String,
     },
-    /// No complete answer within the request timeout.
-    #[error("{target}: no complete response within {after:?}")]
+    /// A timeout expired.
+    #[error("{target}: {phase} within {after:?}")]
     Timeout {
         /// The target fetched.
         target: String,
+        /// Connecting, or the whole request.
+        phase: TimeoutPhase,
         /// The timeout that expired.
         after: Duration,
     },
+    /// The TLS handshake failed, most often because the certificate is not
+    /// trusted or does not name the host.
+    #[error("{target}: TLS handshake failed: {reason}")]
+    Tls {
+        /// The target fetched.
+        target: String,
+        /// rustls's reason, with a hint on what to do when there is one.
+        reason: String,
+    },
     /// The server answered with a non-2xx status.
-    #[error("{target}: HTTP status {status}")]
+    #[error("{target}: HTTP status {status}{}", canonical_reason(*.status))]
     Status {
         /// The target fetched.
         target: String,
@@ -61,19 +120,37 @@ pub enum FetchError {
         status: u16,
     },
     /// The body grew past the configured cap.
-    #[error("{target}: response body larger than {limit} bytes")]
+    #[error("{target}: response body larger than {limit} bytes{}", if *.decompressed { " once decompressed" } else { "" })]
     BodyTooLarge {
         /// The target fetched.
         target: String,
         /// The cap in bytes.
         limit: usize,
+        /// Whether the decompressed size (of a gzip response) went past it.
+        decompressed: bool,
     },
-    /// The connection broke while reading the body.
+    /// The connection broke while reading the body, or its gzip stream is corrupt.
     #[error("{target}: reading the body failed: {reason}")]
     Read {
         /// The target fetched.
         target: String,
         /// The underlying error, flattened to text.
+        reason: String,
+    },
+    /// The response uses a `Content-Encoding` this client cannot decode.
+    #[error("{target}: unsupported Content-Encoding {encoding:?}")]
+    UnsupportedEncoding {
+        /// The target fetched.
+        target: String,
+        /// The encoding the server used.
+        encoding: String,
+    },
+    /// The target's bearer token file could not be used.
+    #[error("{target}: {reason}")]
+    Credentials {
+        /// The target fetched.
+        target: String,
+        /// What is wrong with the file (never the token).
         reason: String,
     },
     /// The body is not an expvar object.
@@ -86,24 +163,74 @@ pub enum FetchError {
     },
 }
 
+fn canonical_reason(status: u16) -> String {
+    hyper::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|reason| format!(" ({reason})"))
+        .unwrap_or_default()
+}
+
+impl FetchError {
+    /// The target the failed fetch was for.
+    pub fn target(&self) -> &str {
+        match self {
+            FetchError::Unreachable { target, .. }
+            | FetchError::Timeout { target, .. }
+            | FetchError::Tls { target, .. }
+            | FetchError::Status { target, .. }
+            | FetchError::BodyTooLarge { target, .. }
+            | FetchError::Read { target, .. }
+            | FetchError::UnsupportedEncoding { target, .. }
+            | FetchError::Credentials { target, .. }
+            | FetchError::Decode { target, .. } => target,
+        }
+    }
+}
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
 /// An async client for expvar endpoints. Cheap to clone; clones share one
-/// keep-alive connection pool.
-#[derive(Debug, Clone)]
+/// keep-alive connection pool (HTTP/1.1) and one limit of fetches in flight.
+#[derive(Clone)]
 pub struct ExpvarClient {
-    http: Client<HttpConnector, Empty<Bytes>>,
+    http: HttpClient,
+    in_flight: Arc<Semaphore>,
     config: ClientConfig,
 }
 
+impl fmt::Debug for ExpvarClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ExpvarClient")
+            .field("config", &self.config)
+            .field("free_slots", &self.in_flight.available_permits())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ExpvarClient {
-    /// A client with its own connection pool; fetches must run on a tokio runtime.
+    /// A client with its own connection pool; fetches must run on a tokio
+    /// runtime. With [`TlsVerification::DangerAcceptInvalidCertificates`] it
+    /// logs a warning.
     pub fn new(config: ClientConfig) -> ExpvarClient {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(config.connect_timeout));
-        connector.set_nodelay(true);
+        let mut tcp = HttpConnector::new();
+        tcp.set_connect_timeout(Some(config.connect_timeout));
+        tcp.set_nodelay(true);
+        // The TLS layer on top decides between http and https.
+        tcp.enforce_http(false);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(client_config(&config.tls))
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(tcp);
         let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(config.pool_idle_timeout)
             .build(connector);
-        ExpvarClient { http, config }
+        ExpvarClient {
+            http,
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            config,
+        }
     }
 
     /// The limits this client applies.
@@ -111,27 +238,58 @@ impl ExpvarClient {
         &self.config
     }
 
-    /// Fetches and decodes one snapshot of `target`.
+    /// Fetches and decodes one snapshot of `target`. Cancel-safe: dropping
+    /// the future drops the request and frees its slot.
     pub async fn fetch(&self, target: &Target) -> Result<Snapshot, FetchError> {
+        // The semaphore is never closed, so this always yields a slot.
+        let _slot = self.in_flight.acquire().await.ok();
         let started = Instant::now();
         let limit = self.config.request_timeout;
-        let body = tokio::time::timeout(limit, self.fetch_body(target))
+        let outcome = tokio::time::timeout(limit, self.fetch_body(target))
             .await
-            .map_err(|_| FetchError::Timeout {
-                target: target.to_string(),
-                after: limit,
-            })??;
+            .unwrap_or_else(|_| {
+                Err(FetchError::Timeout {
+                    target: target.to_string(),
+                    phase: TimeoutPhase::Request,
+                    after: limit,
+                })
+            });
         let duration = started.elapsed();
-        tracing::debug!(target_address = %target, bytes = body.len(), ?duration, "fetched expvar");
-        Snapshot::decode(&body, duration).map_err(|source| FetchError::Decode {
-            target: target.to_string(),
-            source,
-        })
+        let (body, content_type) = match outcome {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                tracing::debug!(target_address = %target, ?duration, %error, "expvar fetch failed");
+                return Err(error);
+            }
+        };
+        tracing::debug!(
+            target_address = %target,
+            body_bytes = body.bytes.len(),
+            wire_bytes = body.wire_bytes,
+            ?duration,
+            "fetched expvar"
+        );
+        Snapshot::decode_with_max_depth(&body.bytes, duration, self.config.max_depth)
+            .map(|snapshot| snapshot.with_wire_bytes(body.wire_bytes))
+            .map_err(|source| FetchError::Decode {
+                target: target.to_string(),
+                source: source.with_content_type(content_type),
+            })
     }
 
-    async fn fetch_body(&self, target: &Target) -> Result<Bytes, FetchError> {
+    async fn fetch_body(
+        &self,
+        target: &Target,
+    ) -> Result<(crate::body::ReadBody, Option<String>), FetchError> {
         let name = || target.to_string();
-        let request = Request::get(target.uri().clone())
+        let headers = target
+            .request_headers()
+            .await
+            .map_err(|e| FetchError::Credentials {
+                target: name(),
+                reason: e.to_string(),
+            })?;
+        let mut request = Request::get(target.uri().clone())
             .header(header::ACCEPT, "application/json")
             .header(
                 header::USER_AGENT,
@@ -142,14 +300,18 @@ impl ExpvarClient {
                 target: name(),
                 reason: e.to_string(),
             })?;
+        if self.config.gzip {
+            request.headers_mut().insert(
+                header::ACCEPT_ENCODING,
+                header::HeaderValue::from_static("gzip"),
+            );
+        }
+        request.headers_mut().extend(headers);
         let response = self
             .http
             .request(request)
             .await
-            .map_err(|e| FetchError::Unreachable {
-                target: name(),
-                reason: error_chain(&e),
-            })?;
+            .map_err(|e| self.request_error(target, &e))?;
         let status = response.status();
         if !status.is_success() {
             return Err(FetchError::Status {
@@ -157,28 +319,130 @@ impl ExpvarClient {
                 status: status.as_u16(),
             });
         }
-        let limited = Limited::new(response.into_body(), self.config.max_body_bytes);
-        match limited.collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(FetchError::BodyTooLarge {
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let encoding = match response.headers().get(header::CONTENT_ENCODING) {
+            None => Encoding::Identity,
+            Some(value) => match value.to_str().map(|v| v.trim().to_ascii_lowercase()) {
+                Ok(v) if v.is_empty() || v == "identity" => Encoding::Identity,
+                Ok(v) if v == "gzip" || v == "x-gzip" => Encoding::Gzip,
+                _ => {
+                    return Err(FetchError::UnsupportedEncoding {
+                        target: name(),
+                        encoding: String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    });
+                }
+            },
+        };
+        let size_hint = hyper::body::Body::size_hint(response.body()).exact();
+        let limit = self.config.max_body_bytes;
+        if size_hint.is_some_and(|n| n > limit as u64) {
+            // Content-Length already says it is too big: don't read it.
+            return Err(FetchError::BodyTooLarge {
                 target: name(),
-                limit: self.config.max_body_bytes,
-            }),
-            Err(e) => Err(FetchError::Read {
-                target: name(),
-                reason: e.to_string(),
-            }),
+                limit,
+                decompressed: false,
+            });
+        }
+        let body = read_capped(response.into_body(), encoding, limit, size_hint)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge { decompressed } => FetchError::BodyTooLarge {
+                    target: name(),
+                    limit,
+                    decompressed,
+                },
+                BodyError::Read(reason) => FetchError::Read {
+                    target: name(),
+                    reason,
+                },
+                BodyError::Gzip(reason) => FetchError::Read {
+                    target: name(),
+                    reason: format!("corrupt gzip stream: {reason}"),
+                },
+            })?;
+        Ok((body, content_type))
+    }
+
+    /// Sorts a failed request into timeout, TLS or unreachable by its causes.
+    fn request_error(
+        &self,
+        target: &Target,
+        error: &hyper_util::client::legacy::Error,
+    ) -> FetchError {
+        for cause in causes(error) {
+            if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+                return FetchError::Tls {
+                    target: target.to_string(),
+                    reason: format!("{tls}{}", tls_hint(tls)),
+                };
+            }
+            if cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+            {
+                return FetchError::Timeout {
+                    target: target.to_string(),
+                    phase: TimeoutPhase::Connect,
+                    after: self.config.connect_timeout,
+                };
+            }
+        }
+        FetchError::Unreachable {
+            target: target.to_string(),
+            reason: error_chain(error),
         }
     }
 }
 
-/// hyper-util's error says only "client error (Connect)"; the cause says why.
-fn error_chain(error: &dyn std::error::Error) -> String {
+fn tls_hint(error: &rustls::Error) -> &'static str {
+    use rustls::CertificateError;
+    match error {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            " (if the server uses a private CA, trust it with TlsVerification::CustomCa)"
+        }
+        rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => " (fetch the target by a name its certificate holds)",
+        _ => "",
+    }
+}
+
+/// An error and everything beneath it. `io::Error::source` skips the error
+/// it wraps, and the TLS layers wrap rustls's error in two of them, so
+/// wrapped errors are followed explicitly. Bounded against cycles.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    let mut found = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        found.push(current);
+        if found.len() >= 32 {
+            break;
+        }
+        let wrapped = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        next = wrapped.or_else(|| current.source());
+    }
+    found
+}
+
+/// hyper-util's error says only "client error (Connect)"; the causes say why.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        // Some layers repeat their cause in their own message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
         source = cause.source();
     }
     text

@@ -4,26 +4,78 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+/// Default for how deep objects and arrays may nest; Go's `memstats` needs 3
+/// (`BySize` is an array of objects), programs' own maps rarely more than a
+/// handful.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// The deepest nesting that can be allowed: serde_json refuses 128 levels
+/// with an error of its own, so limits above this are lowered to it.
+pub const MAX_DEPTH_CEILING: usize = 127;
+
+/// How many leading bytes of a non-JSON body an error quotes.
+const QUOTED_PREFIX_BYTES: usize = 64;
+
 /// The body of an expvar endpoint that is not a usable expvar object.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    /// Not JSON, truncated JSON or nesting past serde_json's limit of 128;
-    /// the message carries line and column.
-    #[error("invalid JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    /// The body does not start like JSON (an HTML error page, plain text,
+    /// an empty body).
+    #[error(
+        "body is not JSON (content type {}): starts with \"{first_bytes}\"",
+        content_type.as_deref().unwrap_or("not given")
+    )]
+    NotJson {
+        /// The response's `Content-Type`, when known.
+        content_type: Option<String>,
+        /// The first bytes of the body, escaped (`\n`, `\xNN`) and bounded.
+        first_bytes: String,
+    },
+    /// The JSON ends before the top-level object is closed: the body was
+    /// cut off.
+    #[error("JSON ends early at line {line} column {column}: the body is truncated")]
+    Truncated {
+        /// Line of the end of input (1-based).
+        line: usize,
+        /// Column of the end of input.
+        column: usize,
+    },
+    /// Malformed JSON; the message carries serde_json's reason and position.
+    #[error("invalid JSON at line {line} column {column}: {source}")]
+    InvalidJson {
+        /// Line of the error (1-based).
+        line: usize,
+        /// Column of the error.
+        column: usize,
+        /// serde_json's error.
+        source: serde_json::Error,
+    },
     /// Valid JSON whose top level is not an object.
     #[error("top level is {found}, expected a JSON object")]
     NotAnObject {
-        /// The JSON type found (`array`, `string`, ...).
+        /// The JSON type found (`an array`, `a string`, ...).
         found: &'static str,
+    },
+    /// Objects and arrays nest deeper than the limit.
+    #[error(
+        "JSON nests deeper than {limit} levels (at byte {offset}); raise the limit if this is expected"
+    )]
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+        /// Byte offset of the opening bracket that went past it.
+        offset: usize,
     },
 }
 
 /// The decoded variables of one fetch, with what it cost.
+///
+/// Decoded once; the heap mapper and the flattener both borrow from it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     vars: Map<String, Value>,
     body_bytes: usize,
+    wire_bytes: usize,
     duration: Duration,
 }
 
@@ -39,12 +91,35 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 impl Snapshot {
-    /// Decodes an expvar body. Integers that fit `u64`/`i64` stay exact.
+    /// Decodes an expvar body with the default nesting limit
+    /// ([`DEFAULT_MAX_DEPTH`]). Integers that fit `u64`/`i64` stay exact.
     pub fn decode(body: &[u8], duration: Duration) -> Result<Snapshot, DecodeError> {
-        match serde_json::from_slice::<Value>(body)? {
+        Snapshot::decode_with_max_depth(body, duration, DEFAULT_MAX_DEPTH)
+    }
+
+    /// Decodes an expvar body, refusing objects and arrays nested deeper
+    /// than `max_depth` (the top-level object is level 1; at most
+    /// [`MAX_DEPTH_CEILING`]). Never panics, whatever the bytes.
+    pub fn decode_with_max_depth(
+        body: &[u8],
+        duration: Duration,
+        max_depth: usize,
+    ) -> Result<Snapshot, DecodeError> {
+        if !starts_like_json(body) {
+            return Err(DecodeError::NotJson {
+                content_type: None,
+                first_bytes: quote_prefix(body),
+            });
+        }
+        // Checked before parsing, iteratively, so the limit (not serde_json's
+        // recursion guard, nor the stack) decides, and the error says so.
+        check_depth(body, max_depth.min(MAX_DEPTH_CEILING))?;
+        let value: Value = serde_json::from_slice(body).map_err(json_error)?;
+        match value {
             Value::Object(vars) => Ok(Snapshot {
                 vars,
                 body_bytes: body.len(),
+                wire_bytes: body.len(),
                 duration,
             }),
             other => Err(DecodeError::NotAnObject {
@@ -53,12 +128,31 @@ impl Snapshot {
         }
     }
 
+    /// Records how many bytes came over the wire (less than
+    /// [`body_bytes`](Snapshot::body_bytes) when the response was compressed).
+    pub(crate) fn with_wire_bytes(mut self, wire_bytes: usize) -> Snapshot {
+        self.wire_bytes = wire_bytes;
+        self
+    }
+
     /// Every variable, `memstats` and `cmdline` included.
     pub fn vars(&self) -> &Map<String, Value> {
         &self.vars
     }
 
+    /// Takes the variables out, for callers that keep them past the snapshot.
+    pub fn into_vars(self) -> Map<String, Value> {
+        self.vars
+    }
+
+    /// One variable by its exact name (dots are part of names in expvar:
+    /// `output.events.acked` is one variable).
+    pub fn var(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
     /// The `memstats` object (`runtime.MemStats`), if the program publishes it.
+    /// Its numbers are exact; typing it is the heap mapper's business.
     pub fn memstats(&self) -> Option<&Map<String, Value>> {
         self.vars.get("memstats").and_then(Value::as_object)
     }
@@ -73,9 +167,24 @@ impl Snapshot {
             .collect()
     }
 
-    /// Size of the response body in bytes.
+    /// The variables other than `memstats` and `cmdline`: what the program
+    /// published itself.
+    pub fn custom_vars(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.vars
+            .iter()
+            .filter(|(name, _)| *name != "memstats" && *name != "cmdline")
+            .map(|(name, value)| (name.as_str(), value))
+    }
+
+    /// Size of the response body in bytes, after decompression.
     pub fn body_bytes(&self) -> usize {
         self.body_bytes
+    }
+
+    /// Bytes of the body as received; equal to
+    /// [`body_bytes`](Snapshot::body_bytes) unless the response was gzip-compressed.
+    pub fn wire_bytes(&self) -> usize {
+        self.wire_bytes
     }
 
     /// Time from sending the request to having the whole body.
@@ -84,36 +193,300 @@ impl Snapshot {
     }
 }
 
+impl DecodeError {
+    /// Fills in the response's content type, which only the HTTP side knows.
+    pub(crate) fn with_content_type(self, content_type: Option<String>) -> DecodeError {
+        match self {
+            DecodeError::NotJson { first_bytes, .. } => DecodeError::NotJson {
+                content_type,
+                first_bytes,
+            },
+            other => other,
+        }
+    }
+}
+
+fn is_json_whitespace(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Whether the first non-whitespace byte can begin a JSON value. Bodies that
+/// fail this (HTML, plain text, nothing) are "not JSON" rather than "invalid
+/// JSON at line 1 column 1".
+fn starts_like_json(body: &[u8]) -> bool {
+    body.iter()
+        .find(|b| !is_json_whitespace(**b))
+        .is_some_and(|b| {
+            matches!(
+                b,
+                b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            )
+        })
+}
+
+fn quote_prefix(body: &[u8]) -> String {
+    let prefix = &body[..body.len().min(QUOTED_PREFIX_BYTES)];
+    let mut quoted = prefix.escape_ascii().to_string();
+    if body.len() > QUOTED_PREFIX_BYTES {
+        quoted.push_str("...");
+    }
+    quoted
+}
+
+/// Scans for the first opening bracket past `limit` levels, outside strings.
+/// Linear, no recursion. On malformed input the count may be off, which only
+/// changes which error is reported: the parser still checks everything else.
+fn check_depth(body: &[u8], limit: usize) -> Result<(), DecodeError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (offset, &byte) in body.iter().enumerate() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return Err(DecodeError::TooDeep { limit, offset });
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn json_error(error: serde_json::Error) -> DecodeError {
+    let (line, column) = (error.line(), error.column());
+    if error.is_eof() {
+        DecodeError::Truncated { line, column }
+    } else {
+        DecodeError::InvalidJson {
+            line,
+            column,
+            source: error,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn decode(body: &[u8]) -> Result<Snapshot, DecodeError> {
+        Snapshot::decode(body, Duration::ZERO)
+    }
+
     #[test]
     fn integers_above_2_pow_53_stay_exact() {
-        let s = Snapshot::decode(br#"{"big": 9007199254740993}"#, Duration::ZERO).unwrap();
+        let s = decode(br#"{"big": 9007199254740993, "neg": -9007199254740993}"#).unwrap();
         assert_eq!(s.vars()["big"].as_u64(), Some(9_007_199_254_740_993));
+        assert_eq!(s.vars()["neg"].as_i64(), Some(-9_007_199_254_740_993));
+        assert_eq!(s.var("big").and_then(Value::as_u64), Some((1 << 53) + 1));
+    }
+
+    #[test]
+    fn u64_max_and_i64_min_stay_exact() {
+        let s = decode(br#"{"max": 18446744073709551615, "min": -9223372036854775808}"#).unwrap();
+        assert_eq!(s.vars()["max"].as_u64(), Some(u64::MAX));
+        assert_eq!(s.vars()["min"].as_i64(), Some(i64::MIN));
+    }
+
+    #[test]
+    fn custom_vars_leave_out_memstats_and_cmdline() {
+        let s = decode(br#"{"cmdline": ["./app"], "memstats": {"NumGC": 1}, "a.b": 1}"#).unwrap();
+        let names: Vec<&str> = s.custom_vars().map(|(name, _)| name).collect();
+        assert_eq!(names, ["a.b"]);
+        assert_eq!(s.cmdline(), Some(vec!["./app"]));
+        assert_eq!(s.memstats().unwrap()["NumGC"], 1);
+        assert_eq!(s.body_bytes(), s.wire_bytes());
     }
 
     #[test]
     fn a_top_level_array_is_refused_with_its_type() {
-        let err = Snapshot::decode(b"[1,2]", Duration::ZERO).unwrap_err();
+        let err = decode(b"[1,2]").unwrap_err();
         assert_eq!(
             err.to_string(),
             "top level is an array, expected a JSON object"
         );
+        assert!(matches!(
+            decode(b" null "),
+            Err(DecodeError::NotAnObject { found: "null" })
+        ));
     }
 
     #[test]
     fn truncated_json_reports_where() {
-        let err = Snapshot::decode(br#"{"a": {"b": 1"#, Duration::ZERO).unwrap_err();
-        assert!(err.to_string().contains("line 1 column"), "{err}");
+        let err = decode(br#"{"a": {"b": 1"#).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::Truncated {
+                    line: 1,
+                    column: 13
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("line 1 column 13"), "{err}");
+    }
+
+    #[test]
+    fn malformed_json_reports_where_and_why() {
+        let err = decode(b"{\"a\": 1,\n \"b\": tru }").unwrap_err();
+        assert!(
+            matches!(err, DecodeError::InvalidJson { line: 2, .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn html_is_not_json_and_is_quoted_escaped_and_bounded() {
+        let page = format!("<!DOCTYPE html>\n<title>502</title>{}", "x".repeat(500));
+        let err = decode(page.as_bytes()).unwrap_err();
+        let DecodeError::NotJson { first_bytes, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            first_bytes.starts_with(r"<!DOCTYPE html>\n<title>"),
+            "{first_bytes}"
+        );
+        assert!(first_bytes.len() < 100, "{first_bytes}");
+        assert!(matches!(decode(b""), Err(DecodeError::NotJson { .. })));
+        let err = decode(b"\xff\xfe\x00").unwrap_err().to_string();
+        assert!(err.contains(r"\xff\xfe\x00"), "{err}");
+    }
+
+    #[test]
+    fn nesting_past_the_limit_is_its_own_error() {
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(64), "]".repeat(64));
+        let err = decode(deep.as_bytes()).unwrap_err();
+        assert!(
+            // `{"a": ` is bytes 0-5; the 64th `[` (level 65) is at 6 + 63.
+            matches!(
+                err,
+                DecodeError::TooDeep {
+                    limit: 64,
+                    offset: 69
+                }
+            ),
+            "{err:?}"
+        );
+        let within = format!("{{\"a\": {}1{}}}", "[".repeat(63), "]".repeat(63));
+        assert!(decode(within.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn brackets_inside_strings_do_not_count_as_nesting() {
+        let body = format!(r#"{{"s": "{}\"{}"}}"#, "[".repeat(200), "{".repeat(200));
+        assert!(decode(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_million_levels_fail_cleanly_without_touching_the_stack() {
+        let deep = "[".repeat(1_000_000);
+        let err = Snapshot::decode_with_max_depth(deep.as_bytes(), Duration::ZERO, 10_000);
+        assert!(
+            matches!(
+                err,
+                Err(DecodeError::TooDeep {
+                    limit: MAX_DEPTH_CEILING,
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn the_ceiling_is_exactly_what_serde_json_accepts() {
+        let nest = |levels: usize| {
+            format!(
+                "{{\"a\": {}1{}}}",
+                "[".repeat(levels - 1),
+                "]".repeat(levels - 1)
+            )
+        };
+        let at_ceiling = nest(MAX_DEPTH_CEILING);
+        assert!(
+            Snapshot::decode_with_max_depth(at_ceiling.as_bytes(), Duration::ZERO, 1000).is_ok()
+        );
+        let past = nest(MAX_DEPTH_CEILING + 1);
+        assert!(matches!(
+            Snapshot::decode_with_max_depth(past.as_bytes(), Duration::ZERO, 1000),
+            Err(DecodeError::TooDeep { .. })
+        ));
+    }
+
+    /// Arbitrary JSON values, nested up to 8 levels.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            // Decimals that serde_json parses exactly without its
+            // `float_roundtrip` feature (which the workspace leaves off).
+            (any::<i32>(), 0i32..4).prop_map(|(m, e)| Value::from(f64::from(m) / 10f64.powi(e))),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(8, 256, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::from),
+                proptest::collection::btree_map(".{0,8}", inner, 0..8)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
     }
 
     proptest! {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = Snapshot::decode(&bytes, Duration::ZERO);
+            let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn decoding_json_like_bytes_never_panics(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("{"), Just("}"), Just("["), Just("]"), Just("\""), Just("\\"),
+                    Just(":"), Just(","), Just("1"), Just("-"), Just("e9"), Just("true"),
+                    Just("null"), Just(" "), Just("\"k\""), Just("\u{e9}"), Just("\\u12"),
+                ],
+                0..200,
+            ),
+            max_depth in 0usize..200,
+        ) {
+            let _ = Snapshot::decode_with_max_depth(parts.concat().as_bytes(), Duration::ZERO, max_depth);
+        }
+
+        #[test]
+        fn arbitrary_objects_round_trip_exactly(
+            vars in proptest::collection::btree_map(".{0,10}", json_value(), 0..10)
+        ) {
+            let object: Map<String, Value> = vars.into_iter().collect();
+            let body = serde_json::to_vec(&object).unwrap();
+            let snapshot = decode(&body).unwrap();
+            prop_assert_eq!(snapshot.vars(), &object);
+            prop_assert_eq!(snapshot.body_bytes(), body.len());
+        }
+
+        #[test]
+        fn arbitrary_non_objects_are_refused_by_type(value in json_value()) {
+            let body = serde_json::to_vec(&value).unwrap();
+            let result = decode(&body);
+            prop_assert_eq!(result.is_ok(), value.is_object(), "{:?}", result);
         }
     }
 }

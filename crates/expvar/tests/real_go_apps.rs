@@ -1,5 +1,7 @@
 //! The client against the real example Go programs of `examples/go`.
 
+use std::time::Duration;
+
 use gomon_expvar::{ClientConfig, ExpvarClient, FetchError, Target};
 use gomon_testrig::{AppKind, GoApp};
 
@@ -56,4 +58,69 @@ async fn a_path_that_is_not_expvar_is_an_http_status_error() {
         matches!(err, FetchError::Status { status: 404, .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn all_apps_are_fetched_at_once_through_one_pool_with_exact_memstats() {
+    let apps: Vec<GoApp> = AppKind::ALL
+        .into_iter()
+        .map(|kind| GoApp::start(kind, &[]))
+        .collect();
+    let client = ExpvarClient::new(ClientConfig::default());
+    let targets: Vec<Target> = apps
+        .iter()
+        .map(|a| Target::parse(a.addr()).unwrap())
+        .collect();
+    let mut fetches = tokio::task::JoinSet::new();
+    for target in targets {
+        let client = client.clone();
+        fetches.spawn(async move { (target.address(), client.fetch(&target).await) });
+    }
+    let mut fetched = 0;
+    while let Some(joined) = fetches.join_next().await {
+        let (address, result) = joined.unwrap();
+        let snapshot = result.unwrap_or_else(|e| panic!("{address}: {e}"));
+        let memstats = snapshot.memstats().unwrap();
+        // Every runtime.MemStats counter is an integer and must decode as
+        // one; only GCCPUFraction is a float (which Go writes as `0` when
+        // it is zero, so it may arrive as an integer).
+        for (name, value) in memstats {
+            match name.as_str() {
+                "GCCPUFraction" => assert!(value.is_number(), "{address} {name}: {value}"),
+                "EnableGC" | "DebugGC" => assert!(value.is_boolean(), "{address} {name}"),
+                "BySize" => assert!(value.is_array(), "{address} {name}"),
+                "PauseNs" | "PauseEnd" => {
+                    let ring = value.as_array().unwrap();
+                    assert_eq!(ring.len(), 256, "{address} {name}");
+                    assert!(ring.iter().all(|v| v.is_u64()), "{address} {name}");
+                }
+                _ => assert!(value.is_u64(), "{address} {name}: {value}"),
+            }
+        }
+        assert!(snapshot.duration() < Duration::from_secs(10));
+        fetched += 1;
+    }
+    assert_eq!(fetched, 3);
+}
+
+#[tokio::test]
+async fn asking_a_go_app_for_gzip_is_harmless_when_it_answers_plain() {
+    let app = GoApp::start(AppKind::Leaking, &[]);
+    let client = ExpvarClient::new(ClientConfig {
+        gzip: true,
+        ..ClientConfig::default()
+    });
+    let snapshot = client
+        .fetch(&Target::parse(app.addr()).unwrap())
+        .await
+        .unwrap();
+    // Go's expvar handler does not compress.
+    assert_eq!(snapshot.wire_bytes(), snapshot.body_bytes());
+    assert_eq!(
+        snapshot.vars()["big_counter"].as_u64(),
+        Some(9_007_199_254_740_993)
+    );
+    let custom: Vec<&str> = snapshot.custom_vars().map(|(name, _)| name).collect();
+    assert!(custom.contains(&"output.events.acked"), "{custom:?}");
+    assert!(!custom.contains(&"memstats") && !custom.contains(&"cmdline"));
 }

@@ -94,8 +94,16 @@ func (s *Service) Serve(addr string, loop func(ctx context.Context)) {
 	if err != nil {
 		log.Fatalf("%s: listen on %s: %v", s.Name, addr, err)
 	}
+	// Count the requests to /debug/vars themselves, so that a test can
+	// check how often a monitor fetches (one fetch per period, not one per
+	// metric set).
+	varsRequests := expvar.NewInt("debug_vars.requests")
+	vars := expvar.Handler()
 	mux := http.NewServeMux()
-	mux.Handle("/debug/vars", expvar.Handler())
+	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
+		varsRequests.Add(1)
+		vars.ServeHTTP(w, r)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "app": s.Name})

@@ -1,0 +1,545 @@
+//! The configuration: gomon's own format and Metricbeat's `metricbeat.yml`.
+//!
+//! A file (YAML or TOML, read with the `config` crate) plus environment
+//! overrides (`GOMON_OUTPUT__ELASTICSEARCH__HOSTS=http://a:9200,http://b:9200`:
+//! prefix `GOMON_`, `__` between levels). Dotted keys (`heap.path`,
+//! `output.elasticsearch`) mean the same as nested ones, as in Beats.
+//! Metricbeat's `metricbeat.modules` and gomon's `modules` are the same list.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+/// A configuration that cannot be used; the message names the file or key
+/// and the bad value.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file is not valid YAML/TOML (the message has line and column).
+    #[error("{path}: {reason}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The parser's message, with line and column.
+        reason: String,
+    },
+    /// A key has a value of the wrong kind or out of range.
+    #[error("{path}{key}: {reason}")]
+    Invalid {
+        /// The file, followed by ": " (empty for built-in defaults).
+        path: String,
+        /// The key path, e.g. `modules[0].period`.
+        key: String,
+        /// What is wrong with the value.
+        reason: String,
+    },
+}
+
+/// Which of the golang module's metric sets a module runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricSet {
+    /// `runtime.MemStats` → `golang.heap`.
+    Heap,
+    /// Custom variables → `golang.<namespace>`.
+    Expvar,
+}
+
+/// `heap:` of a module.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct HeapSection {
+    /// Path of the expvar endpoint for the heap metric set (default `/debug/vars`).
+    pub path: Option<String>,
+}
+
+/// `expvar:` of a module.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ExpvarSection {
+    /// Required for the expvar metric set: documents go under `golang.<namespace>`.
+    pub namespace: Option<String>,
+    /// Path of the expvar endpoint for the expvar metric set (default `/debug/vars`).
+    pub path: Option<String>,
+    /// `flatten` (default) or `metricbeat`.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Globs of dotted paths to keep (default: all).
+    #[serde(default)]
+    pub include: Vec<String>,
+    /// Globs of dotted paths to drop.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Globs of counters whose per-second rate is added under `_rate`.
+    #[serde(default)]
+    pub rates: Vec<String>,
+}
+
+fn default_enabled() -> bool {
+    true
+}
+
+fn default_period() -> Duration {
+    Duration::from_secs(10)
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => parse_duration(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+/// Parses `10s`, `500ms`, `1m30s`, `2h`: Go/Beats-style durations.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration (expected e.g. 10s, 500ms, 1m30s)");
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(bad());
+    }
+    let d = humantime::parse_duration(trimmed).map_err(|_| bad())?;
+    if d.is_zero() {
+        return Err(format!("{text:?} is zero: a period must be positive"));
+    }
+    Ok(d)
+}
+
+/// One entry of `metricbeat.modules` / `modules`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ModuleConfig {
+    /// Must be `golang`.
+    pub module: String,
+    /// `heap` and/or `expvar`; default `heap`, plus `expvar` when
+    /// `expvar.namespace` is set.
+    #[serde(default)]
+    pub metricsets: Option<Vec<MetricSet>>,
+    /// A disabled module is skipped.
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// How often each host is fetched (default 10s).
+    #[serde(default = "default_period", deserialize_with = "duration")]
+    pub period: Duration,
+    /// `host:port` or URLs of the Go programs.
+    pub hosts: Vec<String>,
+    /// Whole-request timeout per fetch (default: the period, at most 10s).
+    #[serde(default, deserialize_with = "optional_duration")]
+    pub timeout: Option<Duration>,
+    /// Heap metric set settings.
+    #[serde(default)]
+    pub heap: HeapSection,
+    /// Expvar metric set settings.
+    #[serde(default)]
+    pub expvar: ExpvarSection,
+}
+
+impl ModuleConfig {
+    /// The metric sets this module runs.
+    pub fn metric_sets(&self) -> Vec<MetricSet> {
+        match &self.metricsets {
+            Some(sets) => sets.clone(),
+            None if self.expvar.namespace.is_some() => vec![MetricSet::Heap, MetricSet::Expvar],
+            None => vec![MetricSet::Heap],
+        }
+    }
+}
+
+/// `ssl:` of the Elasticsearch output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SslConfig {
+    /// PEM files of CAs to trust.
+    #[serde(default)]
+    pub certificate_authorities: Vec<PathBuf>,
+    /// `full` (default) or `none` (no verification: insecure).
+    pub verification_mode: Option<String>,
+}
+
+/// `output.elasticsearch`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ElasticsearchOutput {
+    /// Node URLs or `host:port` (http assumed).
+    pub hosts: Vec<String>,
+    /// Basic auth user.
+    pub username: Option<String>,
+    /// Basic auth password (never printed).
+    pub password: Option<String>,
+    /// API key `id:key` (never printed).
+    pub api_key: Option<String>,
+    /// Index (or data stream) name; default `gomon-golang`, written to
+    /// dated indices `gomon-golang-YYYY.MM.DD`.
+    pub index: Option<String>,
+    /// TLS settings.
+    #[serde(default)]
+    pub ssl: SslConfig,
+}
+
+fn default_filename() -> String {
+    "gomon".to_owned()
+}
+
+fn default_rotate_kb() -> u64 {
+    10 * 1024
+}
+
+fn default_files() -> usize {
+    7
+}
+
+/// `output.file`: rotating NDJSON files.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct FileOutput {
+    /// Folder of the files.
+    pub path: PathBuf,
+    /// File name stem: `<filename>.ndjson`, rotated to `<filename>.ndjson.1`, ...
+    #[serde(default = "default_filename")]
+    pub filename: String,
+    /// Rotate when the current file reaches this size (KiB, default 10240).
+    #[serde(default = "default_rotate_kb")]
+    pub rotate_every_kb: u64,
+    /// How many files to keep, the current one included (default 7).
+    #[serde(default = "default_files")]
+    pub number_of_files: usize,
+}
+
+/// `output.console`: NDJSON on stdout.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ConsoleOutput {
+    /// Indented JSON instead of one line per document.
+    #[serde(default)]
+    pub pretty: bool,
+}
+
+/// `output`: exactly one of these is used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct OutputsConfig {
+    /// Ship to Elasticsearch / OpenSearch.
+    pub elasticsearch: Option<ElasticsearchOutput>,
+    /// Write rotating NDJSON files (the embedded default).
+    pub file: Option<FileOutput>,
+    /// Print to stdout.
+    pub console: Option<ConsoleOutput>,
+}
+
+fn default_http_host() -> String {
+    "127.0.0.1".to_owned()
+}
+
+fn default_http_port() -> u16 {
+    5066
+}
+
+/// `http`: gomon's own `/debug/vars` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct HttpConfig {
+    /// Serve it (default true).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// Listen address (default 127.0.0.1).
+    #[serde(default = "default_http_host")]
+    pub host: String,
+    /// Port (default 5066, as Beats; 0 picks a free one).
+    #[serde(default = "default_http_port")]
+    pub port: u16,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            enabled: true,
+            host: default_http_host(),
+            port: default_http_port(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct MetricbeatSection {
+    #[serde(default)]
+    modules: Vec<ModuleConfig>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RawConfig {
+    #[serde(default)]
+    metricbeat: MetricbeatSection,
+    #[serde(default)]
+    modules: Vec<ModuleConfig>,
+    #[serde(default)]
+    output: OutputsConfig,
+    #[serde(default)]
+    http: HttpConfig,
+}
+
+/// A complete, checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Every module, from `metricbeat.modules` then `modules`.
+    pub modules: Vec<ModuleConfig>,
+    /// Where documents go; none configured means the file store.
+    pub output: OutputsConfig,
+    /// gomon's own `/debug/vars`.
+    pub http: HttpConfig,
+    /// The file it came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+/// Nests dotted keys (`heap.path: x` → `heap: {path: x}`), merging objects,
+/// at every level, as Beats reads its settings.
+pub fn expand_dotted_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                let child = expand_dotted_keys(child);
+                let mut segments = key.split('.').rev();
+                let last = segments.next().unwrap_or_default().to_owned();
+                let mut nested = Map::new();
+                nested.insert(last, child);
+                let mut node = Value::Object(nested);
+                for segment in segments {
+                    let mut wrap = Map::new();
+                    wrap.insert(segment.to_owned(), node);
+                    node = Value::Object(wrap);
+                }
+                if let Value::Object(node) = node {
+                    merge(&mut out, node);
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(expand_dotted_keys).collect()),
+        other => other,
+    }
+}
+
+fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(more)) => merge(existing, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// The configuration of `gomon run` without a file: scrape
+    /// `localhost:6060/debug/vars` every 10 s into the file store at `data_dir`.
+    pub fn embedded_default(data_dir: &Path) -> Config {
+        Config {
+            modules: vec![ModuleConfig {
+                module: "golang".to_owned(),
+                metricsets: None,
+                enabled: true,
+                period: default_period(),
+                hosts: vec!["localhost:6060".to_owned()],
+                timeout: None,
+                heap: HeapSection::default(),
+                expvar: ExpvarSection::default(),
+            }],
+            output: OutputsConfig {
+                file: Some(FileOutput {
+                    path: data_dir.to_path_buf(),
+                    filename: default_filename(),
+                    rotate_every_kb: default_rotate_kb(),
+                    number_of_files: default_files(),
+                }),
+                ..OutputsConfig::default()
+            },
+            http: HttpConfig::default(),
+            source: None,
+        }
+    }
+
+    /// Reads `path` (YAML, or TOML for `.toml`), applies `GOMON_` environment
+    /// overrides and checks the result.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("toml") => config::FileFormat::Toml,
+            _ => config::FileFormat::Yaml,
+        };
+        let mut config = Config::parse(&text, format, &path.display().to_string())?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Parses configuration text; `origin` names it in errors.
+    pub fn parse(
+        text: &str,
+        format: config::FileFormat,
+        origin: &str,
+    ) -> Result<Config, ConfigError> {
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, format))
+            .add_source(
+                config::Environment::with_prefix("GOMON")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("output.elasticsearch.hosts")
+                    .try_parsing(true),
+            )
+            .build()
+            .map_err(|e| ConfigError::Syntax {
+                path: origin.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let value: Value = built.try_deserialize().map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Config::from_value(expand_dotted_keys(value), origin)
+    }
+
+    fn from_value(value: Value, origin: &str) -> Result<Config, ConfigError> {
+        let prefix = if origin.is_empty() {
+            String::new()
+        } else {
+            format!("{origin}: ")
+        };
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Invalid {
+                path: prefix.clone(),
+                key: e.path().to_string(),
+                reason: e.inner().to_string(),
+            })?;
+        let mut modules = raw.metricbeat.modules;
+        modules.extend(raw.modules);
+        let config = Config {
+            modules,
+            output: raw.output,
+            http: raw.http,
+            source: None,
+        };
+        config.check(&prefix)?;
+        Ok(config)
+    }
+
+    fn check(&self, prefix: &str) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            path: prefix.to_owned(),
+            key,
+            reason,
+        };
+        if self.modules.is_empty() {
+            return Err(invalid(
+                "modules".to_owned(),
+                "no module configured: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`".to_owned(),
+            ));
+        }
+        for (i, m) in self.modules.iter().enumerate() {
+            let key = |k: &str| format!("modules[{i}].{k}");
+            if m.module != "golang" {
+                return Err(invalid(
+                    key("module"),
+                    format!(
+                        "{:?} is not supported: gomon runs the golang module",
+                        m.module
+                    ),
+                ));
+            }
+            if m.enabled && m.hosts.is_empty() {
+                return Err(invalid(
+                    key("hosts"),
+                    "empty: list at least one host:port".to_owned(),
+                ));
+            }
+            for (j, host) in m.hosts.iter().enumerate() {
+                gomon_expvar::Target::parse(host)
+                    .map_err(|e| invalid(format!("modules[{i}].hosts[{j}]"), e.to_string()))?;
+            }
+            if m.metric_sets().contains(&MetricSet::Expvar) {
+                let ns = m.expvar.namespace.as_deref().unwrap_or_default();
+                gomon_flatten::FlattenConfig::new(ns)
+                    .map_err(|e| invalid(key("expvar.namespace"), e.to_string()))?;
+            }
+            if let Some(mode) = &m.expvar.mode
+                && mode != "flatten"
+                && mode != "metricbeat"
+            {
+                return Err(invalid(
+                    key("expvar.mode"),
+                    format!("{mode:?} is not a mode: use flatten or metricbeat"),
+                ));
+            }
+        }
+        let outputs = [
+            self.output.elasticsearch.is_some(),
+            self.output.file.is_some(),
+            self.output.console.is_some(),
+        ];
+        if outputs.iter().filter(|o| **o).count() > 1 {
+            return Err(invalid(
+                "output".to_owned(),
+                "more than one output configured: choose one of elasticsearch, file, console"
+                    .to_owned(),
+            ));
+        }
+        if let Some(es) = &self.output.elasticsearch
+            && es.hosts.is_empty()
+        {
+            return Err(invalid(
+                "output.elasticsearch.hosts".to_owned(),
+                "empty: list at least one node".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The configuration as JSON with secrets replaced by `[redacted]`, for `gomon test config`.
+    pub fn redacted(&self) -> Value {
+        let modules: Vec<Value> = self
+            .modules
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "module": m.module,
+                    "enabled": m.enabled,
+                    "metricsets": m.metric_sets().iter().map(|s| match s { MetricSet::Heap => "heap", MetricSet::Expvar => "expvar" }).collect::<Vec<_>>(),
+                    "period": humantime::format_duration(m.period).to_string(),
+                    "hosts": m.hosts,
+                    "heap": {"path": m.heap.path},
+                    "expvar": {"namespace": m.expvar.namespace, "path": m.expvar.path, "mode": m.expvar.mode,
+                               "include": m.expvar.include, "exclude": m.expvar.exclude, "rates": m.expvar.rates},
+                })
+            })
+            .collect();
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
+        let output = if let Some(es) = &self.output.elasticsearch {
+            serde_json::json!({"elasticsearch": {
+                "hosts": es.hosts, "username": es.username, "password": redact(&es.password),
+                "api_key": redact(&es.api_key), "index": es.index,
+                "ssl": {"certificate_authorities": es.ssl.certificate_authorities, "verification_mode": es.ssl.verification_mode},
+            }})
+        } else if let Some(f) = &self.output.file {
+            serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}})
+        } else if let Some(c) = &self.output.console {
+            serde_json::json!({"console": {"pretty": c.pretty}})
+        } else {
+            serde_json::json!({"file": "(embedded default)"})
+        };
+        serde_json::json!({
+            "modules": modules,
+            "output": output,
+            "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port},
+        })
+    }
+}

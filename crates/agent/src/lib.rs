@@ -1,0 +1,436 @@
+//! The gomon agent as a library: what `gomon run` does, embeddable in any
+//! tokio program.
+//!
+//! - [`config`]: gomon's configuration, which also reads the golang module
+//!   part of a `metricbeat.yml` unchanged;
+//! - [`Agent`]: one task per target, each on its module's period with a
+//!   random start offset, never two fetches of one target at once (a tick
+//!   that finds the previous fetch still running is counted as skipped); one
+//!   HTTP fetch feeds both metric sets when they read the same URL;
+//! - [`document`]: Metricbeat's metadata around the heap and expvar fields;
+//! - [`output`]: the file store (the embedded default), stdout, or
+//!   Elasticsearch/OpenSearch;
+//! - [`selfmon`]: gomon's own counters at `/debug/vars`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use gomon_agent::{Agent, config::Config};
+//! let config = Config::embedded_default(std::path::Path::new("/tmp/gomon-data"));
+//! let (stop, stopped) = tokio::sync::watch::channel(false);
+//! let agent = Agent::new(config, std::path::Path::new("/tmp/gomon-data"))?;
+//! let summary = agent.run(stopped).await;
+//! # drop(stop); Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+pub mod config;
+pub mod document;
+pub mod output;
+pub mod selfmon;
+pub mod store;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use gomon_expvar::{ClientConfig, ExpvarClient, Snapshot, Target};
+use gomon_flatten::{FlattenConfig, Flattener, Mode};
+use gomon_heap::{HeapState, MemStats};
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::config::{Config, MetricSet, ModuleConfig};
+use crate::document::{Event, Origin};
+use crate::output::{Output, OutputError};
+use crate::selfmon::Registry;
+
+/// Documents buffered between the fetchers and the output.
+const QUEUE: usize = 1024;
+/// Most documents per output write.
+const BATCH: usize = 500;
+/// Longest a document waits for its batch to fill.
+const BATCH_AGE: Duration = Duration::from_secs(1);
+/// Longest the output may take to drain at shutdown.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Documents the output accepted.
+    pub acked: u64,
+    /// Documents the output refused or could not write.
+    pub failed: u64,
+    /// Documents still queued when the drain deadline passed (lost).
+    pub left_undelivered: u64,
+    /// Where the documents went.
+    pub output: String,
+}
+
+/// One target of one module, with its per-target state.
+struct TargetTask {
+    heap_target: Target,
+    expvar_target: Target,
+    sets: Vec<MetricSet>,
+    period: Duration,
+    heap: HeapState,
+    flattener: Option<Flattener>,
+}
+
+/// A configured agent, ready to run.
+pub struct Agent {
+    config: Config,
+    output: Output,
+    registry: Arc<Registry>,
+    origin: Origin,
+    tap: broadcast::Sender<Arc<Value>>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("output", &self.output.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+fn flatten_config(module: &ModuleConfig) -> Option<FlattenConfig> {
+    let ns = module.expvar.namespace.as_deref()?;
+    let mut config = FlattenConfig::new(ns).ok()?;
+    config.mode = match module.expvar.mode.as_deref() {
+        Some("metricbeat") => Mode::Metricbeat,
+        _ => Mode::Flatten,
+    };
+    let mut config = config
+        .include(module.expvar.include.iter().map(String::as_str))
+        .ok()?;
+    config = config
+        .exclude(module.expvar.exclude.iter().map(String::as_str))
+        .ok()?;
+    for rate in &module.expvar.rates {
+        config = config.rate(rate).ok()?;
+    }
+    Some(config)
+}
+
+impl Agent {
+    /// Opens the output (the file store at `default_dir` when none is configured).
+    pub fn new(config: Config, default_dir: &Path) -> Result<Agent, OutputError> {
+        let output = Output::open(&config, default_dir)?;
+        let (tap, _) = broadcast::channel(256);
+        Ok(Agent {
+            config,
+            output,
+            registry: Arc::new(Registry::default()),
+            origin: Origin::detect(),
+            tap,
+        })
+    }
+
+    /// The counters, shared with the running tasks.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
+    /// Where documents go, for people.
+    pub fn output_description(&self) -> String {
+        self.output.describe()
+    }
+
+    /// A live copy of every document produced (lossy when the receiver lags).
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {
+        self.tap.subscribe()
+    }
+
+    /// Runs until `stop` becomes true: fetches on schedule, writes to the
+    /// output, then drains the queue within 10 s.
+    pub async fn run(self, stop: watch::Receiver<bool>) -> RunSummary {
+        let Agent {
+            config,
+            mut output,
+            registry,
+            origin,
+            tap,
+        } = self;
+        let (tx, mut rx) = mpsc::channel::<Value>(QUEUE);
+        let client = ExpvarClient::new(ClientConfig::default());
+        let mut tasks = Vec::new();
+        for module in config.modules.iter().filter(|m| m.enabled) {
+            for host in &module.hosts {
+                let Ok(base) = Target::parse(host) else {
+                    continue;
+                };
+                let path = |p: &Option<String>| p.as_deref().map(|p| base.with_path(p)).transpose();
+                let (Ok(heap_target), Ok(expvar_target)) =
+                    (path(&module.heap.path), path(&module.expvar.path))
+                else {
+                    continue;
+                };
+                let task = TargetTask {
+                    heap_target: heap_target.unwrap_or_else(|| base.clone()),
+                    expvar_target: expvar_target.unwrap_or_else(|| base.clone()),
+                    sets: module.metric_sets(),
+                    period: module.period,
+                    heap: HeapState::new(),
+                    flattener: flatten_config(module).map(Flattener::new),
+                };
+                let timeout = module
+                    .timeout
+                    .unwrap_or(module.period.min(Duration::from_secs(10)));
+                let client = ExpvarClient::new(ClientConfig {
+                    request_timeout: timeout,
+                    ..client.config().clone()
+                });
+                tasks.push(tokio::spawn(run_target(
+                    task,
+                    client,
+                    tx.clone(),
+                    stop.clone(),
+                    registry.clone(),
+                    origin.clone(),
+                    tap.clone(),
+                )));
+            }
+        }
+        drop(tx);
+
+        // The output: batches of up to BATCH documents or BATCH_AGE old.
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut stopping = stop.clone();
+        let mut drain_deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let timer = tokio::time::sleep(BATCH_AGE);
+            tokio::pin!(timer);
+            let received = tokio::select! {
+                doc = rx.recv() => doc.map(Some),
+                _ = &mut timer => Some(None),
+                _ = stopping.changed(), if drain_deadline.is_none() => {
+                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN);
+                    Some(None)
+                }
+            };
+            if let Some(deadline) = drain_deadline
+                && tokio::time::Instant::now() > deadline
+            {
+                break;
+            }
+            match received {
+                Some(Some(doc)) => {
+                    registry
+                        .queue_depth
+                        .store(rx.len() as u64, Ordering::Relaxed);
+                    batch.push(doc);
+                    if batch.len() >= BATCH {
+                        output.write(std::mem::take(&mut batch), &registry).await;
+                    }
+                }
+                Some(None) => {
+                    if !batch.is_empty() {
+                        output.write(std::mem::take(&mut batch), &registry).await;
+                    }
+                }
+                None => break,
+            }
+        }
+        if !batch.is_empty() {
+            output.write(std::mem::take(&mut batch), &registry).await;
+        }
+        let left = rx.len() as u64;
+        for task in tasks {
+            task.abort();
+        }
+        RunSummary {
+            acked: registry.output.acked.load(Ordering::Relaxed),
+            failed: registry.output.failed.load(Ordering::Relaxed),
+            left_undelivered: left,
+            output: output.describe(),
+        }
+    }
+}
+
+/// A start offset in `[0, period)`, different per target and per run, so
+/// that targets with the same period do not all fire at once.
+fn jitter(period: Duration, target: &Target) -> Duration {
+    let hash = RandomState::new().hash_one(target.to_string());
+    let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
+    Duration::from_nanos(hash % nanos)
+}
+
+async fn run_target(
+    mut task: TargetTask,
+    client: ExpvarClient,
+    tx: mpsc::Sender<Value>,
+    mut stop: watch::Receiver<bool>,
+    registry: Arc<Registry>,
+    origin: Origin,
+    tap: broadcast::Sender<Arc<Value>>,
+) {
+    let counters = registry.target(&task.heap_target.address());
+    let period = task.period;
+    let mut next = tokio::time::Instant::now() + jitter(period, &task.heap_target);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let events = fetch_once(&mut task, &client).await;
+        for event in events {
+            let failed = event.error.is_some();
+            let doc = event.into_document(&origin);
+            let counter = if failed {
+                &counters.failures
+            } else {
+                &counters.success
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            counters.events.fetch_add(1, Ordering::Relaxed);
+            let _ = tap.send(Arc::new(doc.clone()));
+            // Back-pressure: a full queue slows the fetchers, never grows memory.
+            if tx.send(doc).await.is_err() {
+                return;
+            }
+        }
+        next += period;
+        let now = tokio::time::Instant::now();
+        if now > next {
+            // The fetch (or the queue) took longer than the period: the ticks
+            // that passed are skipped, never stacked.
+            let behind = now - next;
+            let missed = (behind.as_nanos() / period.as_nanos().max(1)) as u64 + 1;
+            counters.skipped.fetch_add(missed, Ordering::Relaxed);
+            next += period * u32::try_from(missed).unwrap_or(u32::MAX);
+        }
+    }
+}
+
+async fn fetch(
+    client: &ExpvarClient,
+    target: &Target,
+) -> (SystemTime, Instant, Result<Snapshot, String>) {
+    let wall = SystemTime::now();
+    let started = Instant::now();
+    let result = client.fetch(target).await.map_err(|e| e.to_string());
+    (wall, started, result)
+}
+
+/// One tick of one target: one fetch when both metric sets read the same URL.
+async fn fetch_once(task: &mut TargetTask, client: &ExpvarClient) -> Vec<Event> {
+    let wants_heap = task.sets.contains(&MetricSet::Heap);
+    let wants_expvar = task.sets.contains(&MetricSet::Expvar) && task.flattener.is_some();
+    let heap_fetch = if wants_heap {
+        Some(fetch(client, &task.heap_target).await)
+    } else {
+        None
+    };
+    let expvar_fetch = if wants_expvar && (!wants_heap || task.expvar_target != task.heap_target) {
+        Some(fetch(client, &task.expvar_target).await)
+    } else {
+        None
+    };
+    let mut events = Vec::new();
+    let event =
+        |metricset, dataset: String, target: &Target, wall, started: Instant, golang, error| {
+            Event {
+                metricset,
+                dataset,
+                golang,
+                error,
+                address: target.address(),
+                timestamp: wall,
+                duration: started.elapsed(),
+                period: task.period,
+            }
+        };
+    if let Some((wall, started, result)) = &heap_fetch {
+        let (golang, error) = match result {
+            Ok(snapshot) => match snapshot
+                .memstats()
+                .map(|m| MemStats::from_json(&Value::Object(m.clone())))
+            {
+                Some(Ok(m)) => {
+                    let cmdline = snapshot.cmdline().unwrap_or_default();
+                    let heap = task.heap.observe(&m, &cmdline, *started);
+                    (
+                        serde_json::to_value(heap)
+                            .ok()
+                            .map(|h| serde_json::json!({ "heap": h })),
+                        None,
+                    )
+                }
+                Some(Err(e)) => (None, Some(format!("{}: {e}", task.heap_target))),
+                None => (
+                    None,
+                    Some(format!(
+                        "{}: no memstats variable (does the program import expvar?)",
+                        task.heap_target
+                    )),
+                ),
+            },
+            Err(e) => (None, Some(e.clone())),
+        };
+        let duration_start = *started;
+        events.push(event(
+            "heap",
+            "golang.heap".to_owned(),
+            &task.heap_target,
+            *wall,
+            duration_start,
+            golang,
+            error,
+        ));
+    }
+    if wants_expvar {
+        let (wall, started, result) = match (&expvar_fetch, &heap_fetch) {
+            (Some(own), _) => own,
+            (None, Some(shared)) => shared,
+            (None, None) => return events,
+        };
+        let Some(flattener) = task.flattener.as_mut() else {
+            return events;
+        };
+        let dataset = format!("golang.{}", flattener.config().namespace());
+        let (golang, error) = match result {
+            Ok(snapshot) => (
+                Some(
+                    flattener
+                        .flatten(snapshot.vars(), *started)
+                        .into_golang_value(),
+                ),
+                None,
+            ),
+            Err(e) => (None, Some(e.clone())),
+        };
+        events.push(event(
+            "expvar",
+            dataset,
+            &task.expvar_target,
+            *wall,
+            *started,
+            golang,
+            error,
+        ));
+    }
+    events
+}
+
+/// Where the file store lives when nothing says otherwise: `$GOMON_DATA_DIR`,
+/// else `$XDG_DATA_HOME/gomon`, else `~/.local/share/gomon`, else `./gomon-data`.
+pub fn default_data_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("GOMON_DATA_DIR") {
+        return dir.into();
+    }
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME") {
+        return std::path::PathBuf::from(dir).join("gomon");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return std::path::PathBuf::from(home).join(".local/share/gomon");
+    }
+    std::path::PathBuf::from("gomon-data")
+}

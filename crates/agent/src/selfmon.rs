@@ -1,0 +1,161 @@
+//! gomon's own counters, served as expvar-shaped JSON at `/debug/vars`, so
+//! that gomon's expvar metric set can monitor gomon itself.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// Counters of one target.
+#[derive(Debug, Default)]
+pub struct TargetCounters {
+    /// Fetches that produced documents.
+    pub success: AtomicU64,
+    /// Fetches that failed (error documents written).
+    pub failures: AtomicU64,
+    /// Ticks skipped because the previous fetch was still running.
+    pub skipped: AtomicU64,
+    /// Documents produced.
+    pub events: AtomicU64,
+}
+
+/// Counters of the output.
+#[derive(Debug, Default)]
+pub struct OutputCounters {
+    /// Documents the output accepted.
+    pub acked: AtomicU64,
+    /// Documents the output refused or could not write.
+    pub failed: AtomicU64,
+    /// Documents written to the dead-letter store.
+    pub dead_lettered: AtomicU64,
+    /// Documents already present (duplicates on replay).
+    pub duplicates: AtomicU64,
+    /// Bytes written.
+    pub write_bytes: AtomicU64,
+}
+
+/// Every counter of a running agent. Shared (`Arc`) by the tasks.
+#[derive(Debug, Default)]
+pub struct Registry {
+    targets: Mutex<BTreeMap<String, Arc<TargetCounters>>>,
+    /// The output's counters.
+    pub output: OutputCounters,
+    /// Documents waiting between the fetchers and the output.
+    pub queue_depth: AtomicU64,
+}
+
+fn n(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+impl Registry {
+    /// The counters of `target`, created on first use.
+    pub fn target(&self, target: &str) -> Arc<TargetCounters> {
+        let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        targets.entry(target.to_owned()).or_default().clone()
+    }
+
+    /// The expvar-shaped JSON: `cmdline`, `fetches`, `output.*` and
+    /// `process.*` (RSS and CPU from `/proc`, where there is one).
+    pub fn to_json(&self) -> Value {
+        let targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let fetches: serde_json::Map<String, Value> = targets
+            .iter()
+            .map(|(name, c)| {
+                (
+                    name.clone(),
+                    json!({"success": n(&c.success), "failures": n(&c.failures), "skipped": n(&c.skipped), "events": n(&c.events)}),
+                )
+            })
+            .collect();
+        let o = &self.output;
+        let mut vars = json!({
+            "cmdline": std::env::args().collect::<Vec<_>>(),
+            "fetches": fetches,
+            "output.events.acked": n(&o.acked),
+            "output.events.failed": n(&o.failed),
+            "output.events.dead_lettered": n(&o.dead_lettered),
+            "output.events.duplicates": n(&o.duplicates),
+            "output.write.bytes": n(&o.write_bytes),
+            "pipeline.queue.depth": n(&self.queue_depth),
+        });
+        if let Some((rss, cpu_ms)) = process_usage() {
+            vars["process.rss.bytes"] = json!(rss);
+            vars["process.cpu.total.ms"] = json!(cpu_ms);
+        }
+        vars
+    }
+}
+
+/// Resident set size (bytes) and user+system CPU time (ms) of this process, from `/proc/self`.
+fn process_usage() -> Option<(u64, u64)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let rss_pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let after = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    // Linux reports in clock ticks of 1/100 s on every platform gomon targets.
+    Some((rss_pages * 4096, (utime + stime) * 10))
+}
+
+/// Serves `registry` as JSON at `/debug/vars` on `addr` until `shutdown`
+/// resolves. Returns the bound address (useful with port 0) once listening.
+pub async fn serve(
+    addr: SocketAddr,
+    registry: Arc<Registry>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let handle = tokio::spawn(async move {
+        let mut shutdown = shutdown;
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = shutdown.changed() => break,
+            };
+            let Ok((stream, _)) = accepted else { continue };
+            let registry = registry.clone();
+            tokio::spawn(async move {
+                let service =
+                    hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                        let registry = registry.clone();
+                        async move { Ok::<_, Infallible>(respond(&req, &registry)) }
+                    });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, service)
+                    .await;
+            });
+        }
+    });
+    Ok((bound, handle))
+}
+
+fn respond(req: &Request<hyper::body::Incoming>, registry: &Registry) -> Response<Full<Bytes>> {
+    let (status, body) = if req.uri().path() == "/debug/vars" {
+        (StatusCode::OK, registry.to_json().to_string())
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            "{\"error\":\"not found: try /debug/vars\"}".to_owned(),
+        )
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
+}

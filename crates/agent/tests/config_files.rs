@@ -1,0 +1,106 @@
+//! Configuration files as users bring them: the source article's
+//! `metricbeat.yml` snippets and gomon's own format.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gomon_agent::config::{Config, ConfigError, MetricSet};
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+#[test]
+fn the_articles_corrected_config_reads_unchanged() {
+    let config = Config::load(&repo("examples/configs/metricbeat.yml")).unwrap();
+    let module = &config.modules[0];
+    assert_eq!(module.module, "golang");
+    assert_eq!(
+        module.metric_sets(),
+        vec![MetricSet::Heap, MetricSet::Expvar]
+    );
+    assert_eq!(module.period, Duration::from_secs(1));
+    assert_eq!(module.hosts, vec!["localhost:6060"]);
+    assert_eq!(
+        module.heap.path.as_deref(),
+        Some("/debug/vars"),
+        "dotted heap.path"
+    );
+    assert_eq!(module.expvar.namespace.as_deref(), Some("metricbeat"));
+    assert_eq!(module.expvar.path.as_deref(), Some("/debug/vars"));
+    assert_eq!(
+        config.output.elasticsearch.as_ref().unwrap().hosts,
+        vec!["localhost:9200"]
+    );
+}
+
+#[test]
+fn the_articles_first_snippet_is_refused_with_line_and_column() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/article-first-snippet.yml");
+    let err = Config::load(&path).unwrap_err();
+    assert!(matches!(err, ConfigError::Syntax { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains("article-first-snippet.yml"), "{message}");
+    assert!(message.contains("line 3 column"), "{message}");
+}
+
+#[test]
+fn gomons_own_example_config_reads() {
+    let config = Config::load(&repo("examples/configs/gomon.yml")).unwrap();
+    let module = &config.modules[0];
+    assert_eq!(module.expvar.rates, vec!["output.events.acked", "requests"]);
+    assert!(config.output.elasticsearch.is_none() && config.output.file.is_none());
+    assert_eq!(config.http.port, 5066);
+}
+
+fn parse(yaml: &str) -> Result<Config, ConfigError> {
+    Config::parse(yaml, config::FileFormat::Yaml, "test.yml")
+}
+
+#[test]
+fn a_bad_value_is_named_by_its_key_path() {
+    let err = parse("modules:\n- module: golang\n  hosts: [\"a:1\"]\n  period: 1x\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.yml: modules[0].period: \"1x\" is not a duration (expected e.g. 10s, 500ms, 1m30s)"
+    );
+}
+
+#[test]
+fn the_expvar_metric_set_needs_a_namespace() {
+    let err =
+        parse("modules:\n- module: golang\n  metricsets: [heap, expvar]\n  hosts: [\"a:1\"]\n")
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("modules[0].expvar.namespace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn other_modules_and_several_outputs_are_refused_clearly() {
+    let err = parse("modules:\n- module: redis\n  hosts: [\"a:1\"]\n").unwrap_err();
+    assert!(
+        err.to_string().contains("\"redis\" is not supported"),
+        "{err}"
+    );
+    let err = parse("modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.file.path: /tmp/x\noutput.console.pretty: true\n").unwrap_err();
+    assert!(err.to_string().contains("more than one output"), "{err}");
+}
+
+#[test]
+fn secrets_never_appear_in_the_redacted_config() {
+    let config = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"h:9200\"]\n  username: u\n  password: hunter2\n  api_key: id:topsecret\n",
+    )
+    .unwrap();
+    let text = config.redacted().to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("topsecret"),
+        "{text}"
+    );
+    assert!(text.contains("[redacted]"));
+}
