@@ -1,0 +1,336 @@
+//! The `gomon` binary end to end, on the real example Go apps and the real
+//! servers of the test rig.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use gomon_agent::store::read_store;
+use gomon_testrig::{AppKind, GoApp, engines};
+use serde_json::Value;
+
+fn gomon() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gomon"));
+    // Keep the tests' environment from configuring gomon.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("GOMON_") && key != "GOMON_LOG" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gomon-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+#[test]
+fn the_articles_config_checks_and_its_malformed_snippet_is_refused_with_line_and_column() {
+    let ok = gomon()
+        .args(["test", "config", "-c"])
+        .arg(repo("examples/configs/metricbeat.yml"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&ok);
+    assert!(ok.status.success(), "{stderr}");
+    assert!(stdout.contains("\"namespace\": \"metricbeat\""), "{stdout}");
+
+    let bad = gomon()
+        .args(["test", "config", "-c"])
+        .arg(repo(
+            "crates/agent/tests/fixtures/article-first-snippet.yml",
+        ))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&bad);
+    assert!(!bad.status.success());
+    assert!(stderr.contains("line 3 column"), "{stderr}");
+}
+
+#[test]
+fn demo_builds_monitors_and_stops_the_example_apps() {
+    let data = temp_dir("demo");
+    let output = gomon()
+        .args(["demo", "--duration", "4s", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for app in ["steady", "leaking", "gcheavy"] {
+        assert!(
+            stdout.contains(&format!("  {app:<8} heap")),
+            "summary of {app}: {stdout}"
+        );
+    }
+    assert!(stdout.contains("the example apps are stopped"), "{stdout}");
+    let (docs, bad) = read_store(&data.join("store"), "gomon").unwrap();
+    assert!(bad.is_empty());
+    let heap = docs
+        .iter()
+        .filter(|d| d["metricset"]["name"] == "heap")
+        .count();
+    let expvar = docs
+        .iter()
+        .filter(|d| d["metricset"]["name"] == "expvar")
+        .count();
+    assert!(
+        heap >= 6 && expvar >= 6,
+        "{heap} heap, {expvar} expvar documents"
+    );
+    // Nothing of the demo is left running.
+    let bin = data.join("bin");
+    let ps = Command::new("pgrep")
+        .arg("-f")
+        .arg(bin.to_string_lossy().as_ref())
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "left running: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
+    std::fs::remove_dir_all(&data).unwrap();
+}
+
+fn write_config(dir: &Path, hosts: &[&str], output: &str) -> PathBuf {
+    let hosts: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
+    let yaml = format!(
+        "metricbeat.modules:\n- module: golang\n  metricsets: [\"heap\", \"expvar\"]\n  period: 500ms\n  hosts: [{}]\n  heap.path: \"/debug/vars\"\n  expvar:\n    namespace: \"example\"\n    path: \"/debug/vars\"\n{output}\nhttp:\n  port: 0\n",
+        hosts.join(", ")
+    );
+    let path = dir.join("gomon.yml");
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+#[test]
+fn run_into_the_file_store_fetches_each_target_once_per_period_for_both_metric_sets() {
+    let dir = temp_dir("run-file");
+    let apps: Vec<GoApp> = [AppKind::Steady, AppKind::Leaking]
+        .into_iter()
+        .map(|k| GoApp::start(k, &[]))
+        .collect();
+    let hosts: Vec<&str> = apps.iter().map(GoApp::addr).collect();
+    let store = dir.join("store");
+    let config = write_config(
+        &dir,
+        &hosts,
+        &format!("output.file:\n  path: \"{}\"\n", store.display()),
+    );
+    let output = gomon()
+        .args(["run", "--duration", "3s", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+
+    let (docs, _) = read_store(&store, "gomon").unwrap();
+    for app in &apps {
+        let of_app: Vec<&Value> = docs
+            .iter()
+            .filter(|d| d["service"]["address"] == app.addr())
+            .collect();
+        let heap: Vec<&&Value> = of_app
+            .iter()
+            .filter(|d| d["metricset"]["name"] == "heap")
+            .collect();
+        let expvar: Vec<&&Value> = of_app
+            .iter()
+            .filter(|d| d["metricset"]["name"] == "expvar")
+            .collect();
+        assert!(
+            heap.len() >= 4,
+            "{}: {} heap documents",
+            app.kind(),
+            heap.len()
+        );
+        assert_eq!(heap.len(), expvar.len(), "{}", app.kind());
+        // One HTTP request per tick feeds both metric sets: the app counts them.
+        let last = expvar.last().unwrap();
+        let requests = last["golang"]["example"]["debug_vars.requests"]
+            .as_u64()
+            .unwrap();
+        assert!(
+            requests as usize <= heap.len(),
+            "{}: {requests} requests for {} ticks",
+            app.kind(),
+            heap.len()
+        );
+        // Metricbeat's metadata.
+        let doc = heap.last().unwrap();
+        assert_eq!(doc["event"]["module"], "golang");
+        assert_eq!(doc["event"]["dataset"], "golang.heap");
+        assert_eq!(doc["metricset"]["period"], 500);
+        assert_eq!(doc["service"]["type"], "golang");
+        assert!(doc["host"]["name"].is_string() && doc["agent"]["version"].is_string());
+        assert!(
+            doc["golang"]["heap"]["gc"]["pause"]["count"].is_u64(),
+            "interval fields after the first fetch"
+        );
+        assert_eq!(expvar[0]["event"]["dataset"], "golang.example");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_target_that_is_down_gets_error_documents_while_the_others_continue() {
+    let dir = temp_dir("run-down");
+    let app = GoApp::start(AppKind::Steady, &[]);
+    let down = {
+        let gone = GoApp::start(AppKind::Steady, &[]);
+        gone.addr().to_owned()
+    };
+    let store = dir.join("store");
+    let config = write_config(
+        &dir,
+        &[app.addr(), &down],
+        &format!("output.file:\n  path: \"{}\"\n", store.display()),
+    );
+    let output = gomon()
+        .args(["run", "--duration", "2s", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
+    let (docs, _) = read_store(&store, "gomon").unwrap();
+    let errors: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["service"]["address"] == down.as_str())
+        .collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors
+            .iter()
+            .all(|d| d["error"]["message"].as_str().unwrap().contains(&down))
+    );
+    let good = docs
+        .iter()
+        .filter(|d| d["service"]["address"] == app.addr() && d["error"].is_null())
+        .count();
+    assert!(good >= 4, "{good} documents of the healthy target");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn gomon_monitors_itself_through_its_own_debug_vars() {
+    let dir = temp_dir("self");
+    let app = GoApp::start(AppKind::Steady, &[]);
+    let config = write_config(&dir, &[app.addr()], "output.console: {}\n");
+    let mut child = gomon()
+        .args(["run", "--duration", "4s", "-c"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    let banner = lines.next().unwrap().unwrap();
+    let url = banner
+        .split("own metrics at ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no self-monitoring address in {banner:?}"))
+        .to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let once = gomon()
+        .args(["once", &url, "--namespace", "gomon"])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&once);
+    assert!(once.status.success(), "{stderr}");
+    let doc: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(doc["event"]["dataset"], "golang.gomon");
+    let fetches = &doc["golang"]["gomon"][format!("fetches.{}.success", app.addr())];
+    assert!(fetches.as_u64().unwrap() >= 1, "{doc}");
+    assert!(
+        doc["golang"]["gomon"]["process.rss.bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn run_into_elasticsearch_and_opensearch_writes_documents_with_metricbeat_fields() {
+    let app = GoApp::start(AppKind::Leaking, &[]);
+    for engine in engines() {
+        let dir = temp_dir(&format!("run-{}", engine.kind));
+        let index = format!("gomon-cli-{}", std::process::id());
+        let config = write_config(
+            &dir,
+            &[app.addr()],
+            &format!(
+                "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\n",
+                engine.url
+            ),
+        );
+        let output = gomon()
+            .args(["run", "--duration", "3s", "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{:?}: {}",
+            engine.kind,
+            text(&output).1
+        );
+
+        let search = |body: &str| -> Value {
+            let out = Command::new("curl")
+                .args(["-s", "-H", "content-type: application/json", "-d", body])
+                .arg(format!("{}/{index}-*/_search", engine.url))
+                .output()
+                .unwrap();
+            serde_json::from_slice(&out.stdout).unwrap()
+        };
+        let _ = Command::new("curl")
+            .args(["-s", "-XPOST"])
+            .arg(format!("{}/{index}-*/_refresh", engine.url))
+            .output();
+        let heap = search(r#"{"query":{"term":{"metricset.name":"heap"}},"size":100}"#);
+        let hits = heap["hits"]["hits"].as_array().unwrap();
+        assert!(hits.len() >= 4, "{:?}: {heap}", engine.kind);
+        assert!(
+            hits.iter()
+                .all(|h| h["_source"]["golang"]["heap"]["allocations"]["allocated"].is_u64())
+        );
+        let acked = search(
+            r#"{"size":0,"aggs":{"m":{"max":{"field":"golang.example.output.events.acked"}}}}"#,
+        );
+        assert!(
+            acked["aggregations"]["m"]["value"].as_f64().unwrap() > 0.0,
+            "{acked}"
+        );
+        let _ = Command::new("curl")
+            .args(["-s", "-XDELETE"])
+            .arg(format!("{}/{index}-*", engine.url))
+            .output();
+        engine.record(
+            "cli::run_into_elasticsearch",
+            &format!("{} heap documents from gomon run", hits.len()),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
