@@ -14,10 +14,12 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
 
-const APPS: [(&str, &str); 3] = [
+const APPS: [(&str, &str); 5] = [
     ("steady", "constant work, bounded working set"),
     ("leaking", "keeps every session it creates"),
     ("gcheavy", "short-lived garbage, low GOGC"),
+    ("cache", "fills a bounded cache, then levels off"),
+    ("churnleak", "a small leak under heavy churn"),
 ];
 
 /// What the demo saw of one app.
@@ -155,7 +157,7 @@ pub(crate) async fn run(
     let mut names = BTreeMap::new();
     for (name, what) in APPS {
         let (child, addr) = start_app(&bin, name).await?;
-        println!("  started {name:<8} on {addr:<16} ({what})");
+        println!("  started {name:<9} on {addr:<16} ({what})");
         names.insert(addr, name.to_owned());
         children.push(child);
     }
@@ -244,7 +246,7 @@ pub(crate) async fn run(
         let growth = s.last_next_gc as i64 - s.first_next_gc.unwrap_or(0) as i64;
         let cycles = s.last_total_count - s.first_total_count.unwrap_or(0);
         println!(
-            "  {name:<8} heap {} → {}, GC limit {} → {} ({:+.1} MB), {cycles} GC cycles, worst pause p99 {} µs, {} documents{}",
+            "  {name:<9} heap {} → {}, GC limit {} → {} ({:+.1} MB), {cycles} GC cycles, worst pause p99 {} µs, {} documents{}",
             mb(s.first_allocated.unwrap_or(0)),
             mb(s.last_allocated),
             mb(s.first_next_gc.unwrap_or(0)),
@@ -257,6 +259,20 @@ pub(crate) async fn run(
                 .map(|e| format!(", {} errors (last: {e})", s.errors))
                 .unwrap_or_default()
         );
+    }
+    println!();
+    println!(
+        "gomon demo: verdicts (gomon analyze --data {})",
+        store.display()
+    );
+    match crate::analyze::demo_verdicts(&store, &names) {
+        Ok(verdicts) => {
+            for (name, a) in verdicts {
+                let all: Vec<&str> = a.verdicts.iter().map(|v| v.as_str()).collect();
+                println!("  {name:<9} {:<20} {}", all.join("+"), a.summary);
+            }
+        }
+        Err(e) => println!("  cannot analyze: {e}"),
     }
     println!(
         "  data: {} (NDJSON, one document per line)",

@@ -5,6 +5,7 @@
 
 #![allow(clippy::print_stdout)] // A command-line tool prints its results.
 
+mod analyze;
 mod demo;
 
 use std::io::Write;
@@ -80,6 +81,46 @@ enum Command {
         #[arg(long)]
         namespace: Option<String>,
     },
+    /// Read the stored heap history and give a verdict per target and process:
+    /// leak, plateau, gc-pressure, steady or insufficient-data, with evidence.
+    ///
+    /// Examples:
+    ///   gomon analyze                              (the default file store)
+    ///   gomon analyze -c gomon.yml --since 1h --fail-on leak
+    ///   gomon analyze --data DIR --compare-by expvar:app.version --json
+    #[command(verbatim_doc_comment)]
+    Analyze {
+        /// Configuration file whose output.file is read.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Folder of the file store (default: the embedded default).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Only this target (host:port as in service.address); repeatable.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// Only documents from the last DURATION (e.g. 30m, 6h).
+        #[arg(long, value_parser = parse_duration)]
+        since: Option<Duration>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Exit with status 1 when any target gets one of these verdicts (e.g. leak).
+        #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
+        fail_on: Vec<String>,
+        /// Memory limit (e.g. 512MiB) for the time-to-limit estimate of leaks.
+        #[arg(long, value_parser = analyze::parse_size)]
+        memory_limit: Option<u64>,
+        /// Compare versions: `cmdline`, or `expvar:VARIABLE` (e.g. expvar:app.version).
+        #[arg(long)]
+        compare_by: Option<String>,
+        /// The version the others are compared with (default: the oldest).
+        #[arg(long)]
+        baseline: Option<String>,
+        /// Shortest span of data for a verdict on the heap trend.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        min_span: Duration,
+    },
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
     Test(TestCommand),
@@ -126,6 +167,16 @@ enum TestCommand {
     },
 }
 
+fn parse_verdict(text: &str) -> Result<String, String> {
+    if analyze::is_verdict(text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data)"
+        ))
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     gomon_agent::config::parse_duration(text)
 }
@@ -170,6 +221,29 @@ fn main() -> ExitCode {
                 duration,
             } => run(config.as_deref(), data, duration).await,
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
+            Command::Analyze {
+                config,
+                data,
+                targets,
+                since,
+                json,
+                fail_on,
+                memory_limit,
+                compare_by,
+                baseline,
+                min_span,
+            } => analyze::run(analyze::Request {
+                config,
+                data,
+                targets,
+                since,
+                json,
+                fail_on,
+                memory_limit,
+                compare_by,
+                baseline,
+                min_span,
+            }),
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
             Command::Demo {

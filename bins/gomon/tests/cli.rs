@@ -72,10 +72,15 @@ fn demo_builds_monitors_and_stops_the_example_apps() {
         .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    for app in ["steady", "leaking", "gcheavy"] {
+    for app in ["steady", "leaking", "gcheavy", "cache", "churnleak"] {
         assert!(
-            stdout.contains(&format!("  {app:<8} heap")),
+            stdout.contains(&format!("  {app:<9} heap")),
             "summary of {app}: {stdout}"
+        );
+        // Four seconds are too few for a verdict, and the demo says so.
+        assert!(
+            stdout.contains(&format!("  {app:<9} insufficient-data")),
+            "verdict of {app}: {stdout}"
         );
     }
     assert!(stdout.contains("the example apps are stopped"), "{stdout}");
@@ -333,4 +338,68 @@ fn run_into_elasticsearch_and_opensearch_writes_documents_with_metricbeat_fields
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn analyze_calls_a_live_leak_a_leak_and_fails_the_pipeline_on_it() {
+    let dir = temp_dir("analyze");
+    let leaking = GoApp::start(AppKind::Leaking, &[]);
+    let steady = GoApp::start(AppKind::Steady, &[]);
+    let store = dir.join("store");
+    let config = write_config(
+        &dir,
+        &[leaking.addr(), steady.addr()],
+        &format!("output.file:\n  path: \"{}\"\n", store.display()),
+    );
+    let run = gomon()
+        .args(["run", "--duration", "25s", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run).1);
+
+    let out = gomon()
+        .args([
+            "analyze",
+            "--min-span",
+            "15s",
+            "--fail-on",
+            "leak",
+            "--json",
+            "--data",
+        ])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "--fail-on leak must fail: {stdout}");
+    assert!(stderr.contains(leaking.addr()), "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let verdict = |addr: &str| {
+        report["analyses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["target"] == addr)
+            .map(|a| a["verdict"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(verdict(leaking.addr()), "leak", "{stdout}");
+    assert_eq!(verdict(steady.addr()), "steady", "{stdout}");
+
+    // Without --fail-on the table is printed and the status is 0.
+    let table = gomon()
+        .args(["analyze", "--min-span", "15s", "--data"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let (stdout, _) = text(&table);
+    assert!(table.status.success());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with(leaking.addr()) && l.contains("leak")),
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,0 +1,288 @@
+//! `gomon analyze`: verdicts on the stored heap history.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use gomon_agent::config::Config;
+use gomon_analyze::{
+    Analysis, Comparison, Thresholds, Verdict, analyze, compare, expvar_labels, label_of, lifetimes,
+};
+use serde_json::{Value, json};
+
+/// What `gomon analyze` was asked.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
+    pub(crate) targets: Vec<String>,
+    pub(crate) since: Option<Duration>,
+    pub(crate) json: bool,
+    pub(crate) fail_on: Vec<String>,
+    pub(crate) memory_limit: Option<u64>,
+    pub(crate) compare_by: Option<String>,
+    pub(crate) baseline: Option<String>,
+    pub(crate) min_span: Duration,
+}
+
+/// Parses sizes such as `512MiB`, `1GB`, `2g`, `1048576`.
+pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 512MiB, 1GB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    Ok((number * factor) as u64)
+}
+
+/// Reads the documents of the file store the configuration (or `--data`) points at.
+fn read_documents(request: &Request) -> Result<(Vec<Value>, String), String> {
+    let (dir, filename) = match &request.config {
+        Some(path) => {
+            let config = Config::load(path).map_err(|e| e.to_string())?;
+            if config.output.elasticsearch.is_some() {
+                return Err(format!(
+                    "{}: reading from Elasticsearch is not supported by analyze yet; point it at a file store (output.file or --data)",
+                    path.display()
+                ));
+            }
+            match config.output.file {
+                Some(file) => (file.path, file.filename),
+                None => (
+                    request
+                        .data
+                        .clone()
+                        .unwrap_or_else(gomon_agent::default_data_dir),
+                    "gomon".to_owned(),
+                ),
+            }
+        }
+        None => (
+            request
+                .data
+                .clone()
+                .unwrap_or_else(gomon_agent::default_data_dir),
+            "gomon".to_owned(),
+        ),
+    };
+    let (docs, bad) = gomon_agent::store::read_store(&dir, &filename)
+        .map_err(|e| format!("cannot read the file store in {}: {e}", dir.display()))?;
+    for line in bad.iter().take(3) {
+        eprintln!(
+            "gomon: skipped {}:{}: {}",
+            line.file.display(),
+            line.line,
+            line.reason
+        );
+    }
+    if docs.is_empty() {
+        return Err(format!(
+            "no documents in {} (run `gomon run` or `gomon demo` first)",
+            dir.display()
+        ));
+    }
+    let source = format!("{} ({} documents)", dir.display(), docs.len());
+    Ok((docs, source))
+}
+
+fn keep(request: &Request, docs: Vec<Value>) -> Vec<Value> {
+    let since = request.since.map(|d| SystemTime::now() - d);
+    docs.into_iter()
+        .filter(|d| {
+            request.targets.is_empty()
+                || request
+                    .targets
+                    .iter()
+                    .any(|t| d["service"]["address"] == t.as_str())
+        })
+        .filter(|d| match since {
+            None => true,
+            Some(since) => d["@timestamp"]
+                .as_str()
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .is_some_and(|t| t >= since),
+        })
+        .collect()
+}
+
+fn mb(bytes: f64) -> String {
+    format!("{:.1}", bytes / 1e6)
+}
+
+fn print_table(analyses: &[Analysis]) {
+    println!(
+        "{:<22} {:<18} {:>20} {:>12} {:>7} {:>10} {:>7}  summary",
+        "target", "verdict", "live heap MB", "trend MB/h", "GC CPU", "p99 pause", "samples"
+    );
+    for a in analyses {
+        let verdicts: Vec<&str> = a.verdicts.iter().map(|v| v.as_str()).collect();
+        println!(
+            "{:<22} {:<18} {:>20} {:>12.1} {:>6.2}% {:>8}µs {:>7}  {}",
+            a.target,
+            verdicts.join("+"),
+            format!(
+                "{} → {}",
+                mb(a.evidence.live_heap_start_bytes),
+                mb(a.evidence.live_heap_end_bytes)
+            ),
+            a.evidence.growth_mb_per_hour,
+            a.evidence.gc_cpu_fraction * 100.0,
+            a.evidence
+                .pause_p99_ns
+                .map_or("-".to_owned(), |p| (p / 1000).to_string()),
+            a.samples,
+            a.summary
+        );
+    }
+}
+
+fn print_comparison(c: &Comparison) {
+    println!();
+    println!(
+        "{:<28} {:>9} {:>12} {:>12} {:>14} {:>10} {:>8} {:>10}",
+        "version", "lifetimes", "live MB", "trend MB/h", "alloc MB/s", "GC/s", "GC CPU", "p99 µs"
+    );
+    let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".to_owned(), f);
+    for g in &c.groups {
+        println!(
+            "{:<28} {:>9} {:>12} {:>12} {:>14} {:>10} {:>8} {:>10}",
+            g.label,
+            g.lifetimes,
+            opt(g.live_heap_bytes, &|v| mb(v)),
+            opt(g.growth_mb_per_hour, &|v| format!("{v:.1}")),
+            opt(g.alloc_bytes_per_sec, &|v| mb(v)),
+            opt(g.gc_cycles_per_sec, &|v| format!("{v:.1}")),
+            opt(g.gc_cpu_fraction, &|v| format!("{:.2}%", v * 100.0)),
+            opt(g.pause_p99_ns, &|v| format!("{:.0}", v / 1000.0)),
+        );
+    }
+    let pct = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{:+.0}%", v * 100.0));
+    for d in &c.differences {
+        println!(
+            "  {} vs {}: live heap {}, trend {:+.1} MB/h, allocation rate {}, GC frequency {}, GC CPU {:+.2} points, p99 pause {}",
+            d.label,
+            c.groups[0].label,
+            pct(d.live_heap),
+            d.growth_mb_per_hour.unwrap_or(0.0),
+            pct(d.alloc_rate),
+            pct(d.gc_rate),
+            d.gc_cpu_points.unwrap_or(0.0),
+            pct(d.pause_p99)
+        );
+    }
+}
+
+/// Runs the analysis; `Err` carries the message for a non-zero exit.
+pub(crate) fn run(request: Request) -> Result<(), String> {
+    let (docs, source) = read_documents(&request)?;
+    eprintln!("gomon: analyzing {source}");
+    let docs = keep(&request, docs);
+    let thresholds = Thresholds {
+        memory_limit: request.memory_limit,
+        min_span_secs: request.min_span.as_secs_f64(),
+        ..Thresholds::default()
+    };
+    let lives = lifetimes(&docs);
+    if lives.is_empty() {
+        return Err("no heap documents match (check --target and --since)".to_owned());
+    }
+    let analyses: Vec<Analysis> = lives.iter().map(|l| analyze(l, &thresholds)).collect();
+    let comparison = request.compare_by.as_deref().map(|by| {
+        if let Some(variable) = by.strip_prefix("expvar:") {
+            let labels = expvar_labels(&docs, variable);
+            compare(
+                &lives,
+                |l| label_of(l, &labels),
+                request.baseline.as_deref(),
+            )
+        } else {
+            compare(
+                &lives,
+                |l| Some(l.cmdline.clone()),
+                request.baseline.as_deref(),
+            )
+        }
+    });
+    if request.json {
+        let out = json!({ "analyses": analyses, "comparison": comparison });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+        );
+    } else {
+        print_table(&analyses);
+        if let Some(c) = &comparison {
+            print_comparison(c);
+        }
+    }
+    let failing: Vec<&Analysis> = analyses
+        .iter()
+        .filter(|a| {
+            a.verdicts
+                .iter()
+                .any(|v| request.fail_on.iter().any(|f| f == v.as_str()))
+        })
+        .collect();
+    if !failing.is_empty() {
+        let names: Vec<String> = failing
+            .iter()
+            .map(|a| format!("{} ({})", a.target, a.verdict.as_str()))
+            .collect();
+        return Err(format!(
+            "--fail-on {}: {}",
+            request.fail_on.join(","),
+            names.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// The verdict lines the demo prints for its apps.
+pub(crate) fn demo_verdicts(
+    store: &Path,
+    names: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<(String, Analysis)>, String> {
+    let (docs, _) = gomon_agent::store::read_store(store, "gomon").map_err(|e| e.to_string())?;
+    // The demo runs for about a minute: accept 30 s of data for a verdict.
+    let thresholds = Thresholds {
+        min_span_secs: 30.0,
+        ..Thresholds::default()
+    };
+    Ok(lifetimes(&docs)
+        .iter()
+        .filter_map(|l| {
+            names
+                .get(&l.target)
+                .map(|name| (name.clone(), analyze(l, &thresholds)))
+        })
+        .collect())
+}
+
+/// True when `verdict` is one `--fail-on` accepts.
+pub(crate) fn is_verdict(name: &str) -> bool {
+    [
+        Verdict::Leak,
+        Verdict::Plateau,
+        Verdict::GcPressure,
+        Verdict::Steady,
+        Verdict::InsufficientData,
+    ]
+    .iter()
+    .any(|v| v.as_str() == name)
+}

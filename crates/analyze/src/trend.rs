@@ -1,0 +1,107 @@
+//! A robust trend: the Theil–Sen estimator.
+
+/// A line fitted through points, with how much the pairs agree on its sign.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trend {
+    /// Median of the pairwise slopes (y units per x unit).
+    pub slope: f64,
+    /// Median of `y - slope * x`.
+    pub intercept: f64,
+    /// Share of point pairs whose slope has the sign of `slope` (0.5 = a
+    /// coin toss, 1.0 = every pair agrees); 0 when `slope` is 0.
+    pub agreement: f64,
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
+}
+
+/// Most points used; longer series are thinned evenly (the estimator is
+/// O(n²) in the number of points).
+pub const MAX_POINTS: usize = 400;
+
+/// Theil–Sen fit of `points` (x, y): the median of all pairwise slopes, which
+/// up to 29 % of outliers cannot move. `None` with fewer than two distinct x.
+pub fn theil_sen(points: &[(f64, f64)]) -> Option<Trend> {
+    let points: Vec<(f64, f64)> = if points.len() > MAX_POINTS {
+        let step = points.len() as f64 / MAX_POINTS as f64;
+        (0..MAX_POINTS)
+            .map(|i| points[(i as f64 * step) as usize])
+            .collect()
+    } else {
+        points.to_vec()
+    };
+    let points: Vec<(f64, f64)> = points
+        .into_iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    let mut slopes = Vec::with_capacity(points.len() * points.len() / 2);
+    for (i, a) in points.iter().enumerate() {
+        for b in &points[i + 1..] {
+            let dx = b.0 - a.0;
+            if dx != 0.0 {
+                slopes.push((b.1 - a.1) / dx);
+            }
+        }
+    }
+    let pairs = slopes.len();
+    let slope = median(&mut slopes)?;
+    let agreeing = if slope > 0.0 {
+        slopes.iter().filter(|s| **s > 0.0).count()
+    } else if slope < 0.0 {
+        slopes.iter().filter(|s| **s < 0.0).count()
+    } else {
+        0
+    };
+    let mut offsets: Vec<f64> = points.iter().map(|(x, y)| y - slope * x).collect();
+    let intercept = median(&mut offsets)?;
+    Some(Trend {
+        slope,
+        intercept,
+        agreement: agreeing as f64 / pairs as f64,
+    })
+}
+
+/// Median of a slice of values (`None` when empty).
+pub fn median_of(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    median(&mut v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clean_line_is_recovered_exactly() {
+        let points: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, 3.0 * i as f64 + 7.0)).collect();
+        let t = theil_sen(&points).unwrap();
+        assert_eq!((t.slope, t.intercept, t.agreement), (3.0, 7.0, 1.0));
+    }
+
+    #[test]
+    fn outliers_do_not_move_the_slope_much() {
+        let mut points: Vec<(f64, f64)> = (0..100).map(|i| (i as f64, 2.0 * i as f64)).collect();
+        for i in (0..100).step_by(5) {
+            points[i].1 += 10_000.0;
+        }
+        let t = theil_sen(&points).unwrap();
+        assert!((t.slope - 2.0).abs() < 0.2, "{t:?}");
+    }
+
+    #[test]
+    fn too_few_points_give_no_trend() {
+        assert!(theil_sen(&[]).is_none());
+        assert!(theil_sen(&[(1.0, 1.0)]).is_none());
+        assert!(theil_sen(&[(1.0, 1.0), (1.0, 2.0)]).is_none());
+    }
+}
