@@ -3,13 +3,17 @@
 use std::time::Duration;
 
 use elasticsearch::Elasticsearch;
+use elasticsearch::auth::Credentials as EsCredentials;
+use elasticsearch::cert::{Certificate, CertificateValidation};
 use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
-use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use elasticsearch::http::transport::{
+    MultiNodeConnectionPool, SingleNodeConnectionPool, TransportBuilder,
+};
 use elasticsearch::http::{Method, Url};
-use serde::Deserialize;
 use serde_json::Value;
 
-use crate::{BulkBatch, SinkError};
+use crate::response::{BULK_FILTER_PATH, parse_bulk_response};
+use crate::{BulkBatch, Credentials, SinkConfig, SinkError};
 
 /// Which product answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +34,37 @@ pub struct ServerInfo {
 }
 
 impl ServerInfo {
+    /// Refuses servers whose bulk API or templates differ from what the
+    /// sink sends: Elasticsearch before 7.10 (composable index templates)
+    /// and OpenSearch before 1.0.
+    pub fn check_supported(&self, url: &str) -> Result<(), SinkError> {
+        let minor: u32 = self
+            .version
+            .split('.')
+            .nth(1)
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        let (major, supported) = (
+            self.major(),
+            match self.kind {
+                ServerKind::Elasticsearch => (self.major(), minor) >= (7, 10),
+                ServerKind::OpenSearch => self.major() >= 1,
+            },
+        );
+        if supported {
+            return Ok(());
+        }
+        Err(SinkError::Unsupported {
+            url: url.to_owned(),
+            kind: format!("{:?}", self.kind),
+            version: self.version.clone(),
+            reason: format!(
+                "major version {major} lacks composable index templates or the typeless bulk API; \
+                 use Elasticsearch 7.10+ (7.17, 8.x, 9.x) or OpenSearch 1.x/2.x"
+            ),
+        })
+    }
+
     /// The major version, 0 if the version does not start with a number.
     pub fn major(&self) -> u32 {
         self.version
@@ -63,16 +98,21 @@ pub struct BulkOutcome {
 }
 
 /// A connection to one Elasticsearch or OpenSearch node.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the URL only: the `elasticsearch` client's own `Debug`
+/// would print the credentials.
+#[derive(Clone)]
 pub struct Cluster {
     client: Elasticsearch,
     url: String,
 }
 
-#[derive(Deserialize)]
-struct BulkResponse {
-    #[serde(default)]
-    items: Vec<serde_json::Map<String, Value>>,
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Cluster {
@@ -90,6 +130,46 @@ impl Cluster {
         Ok(Cluster {
             client: Elasticsearch::new(transport),
             url: url.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// A control-plane connection with the hosts, credentials, CA and
+    /// request timeout of a sink's configuration (round-robin over the hosts
+    /// in the `elasticsearch` crate's pool). With a custom CA, the CA is
+    /// added to the client's trusted roots.
+    pub fn with_config(config: &SinkConfig) -> Result<Cluster, SinkError> {
+        config.validate()?;
+        let mut urls = Vec::with_capacity(config.hosts.len());
+        for host in &config.hosts {
+            urls.push(Url::parse(host).map_err(|e| SinkError::InvalidUrl {
+                url: host.clone(),
+                reason: e.to_string(),
+            })?);
+        }
+        let mut builder = TransportBuilder::new(MultiNodeConnectionPool::round_robin(urls, None))
+            .timeout(config.request_timeout);
+        if let Some(credentials) = &config.credentials {
+            builder = builder.auth(match credentials.clone() {
+                Credentials::Basic { username, password } => {
+                    EsCredentials::Basic(username, password)
+                }
+                Credentials::ApiKey { id, key } => EsCredentials::ApiKey(id, key),
+                Credentials::Bearer { token } => EsCredentials::Bearer(token),
+            });
+        }
+        if let Some(pem) = config.tls.custom_ca_pem() {
+            let certificate = Certificate::from_pem(pem).map_err(|e| SinkError::Tls {
+                reason: format!("custom CA for the control plane: {e}"),
+            })?;
+            builder = builder.cert_validation(CertificateValidation::Full(certificate));
+        }
+        let transport = builder.build().map_err(|e| SinkError::InvalidConfig {
+            field: "hosts",
+            reason: e.to_string(),
+        })?;
+        Ok(Cluster {
+            client: Elasticsearch::new(transport),
+            url: config.hosts.join(","),
         })
     }
 
@@ -180,7 +260,9 @@ impl Cluster {
         })
     }
 
-    /// Sends one batch and sorts every item into delivered, duplicate or failed.
+    /// Sends one batch and sorts every item into delivered, duplicate or
+    /// failed (one request, no retries: [`BulkSink`](crate::BulkSink) is the
+    /// writer that retries).
     pub async fn bulk(&self, batch: &BulkBatch) -> Result<BulkOutcome, SinkError> {
         const OP: &str = "bulk";
         if batch.is_empty() {
@@ -197,7 +279,7 @@ impl Cluster {
                 Method::Post,
                 "/_bulk",
                 headers,
-                Some(&[("filter_path", "errors,items.*.status,items.*.error")]),
+                Some(&[("filter_path", BULK_FILTER_PATH)]),
                 Some(batch.body()),
                 None,
             )
@@ -211,50 +293,62 @@ impl Cluster {
         if !(200..300).contains(&status) {
             return Err(self.status_error(OP, status, &Value::String(text)));
         }
-        let parsed: BulkResponse =
-            serde_json::from_str(&text).map_err(|e| SinkError::Response {
+        let items = parse_bulk_response(text.as_bytes(), batch.len()).map_err(|reason| {
+            SinkError::Response {
                 url: self.url.clone(),
                 operation: OP,
-                reason: format!("{e}"),
-            })?;
-        if parsed.items.len() != batch.len() {
-            return Err(SinkError::Response {
-                url: self.url.clone(),
-                operation: OP,
-                reason: format!("{} items for {} documents", parsed.items.len(), batch.len()),
-            });
-        }
+                reason,
+            }
+        })?;
         let mut outcome = BulkOutcome::default();
-        for (position, item) in parsed.items.iter().enumerate() {
-            let (action, result) = item.iter().next().ok_or_else(|| SinkError::Response {
-                url: self.url.clone(),
-                operation: OP,
-                reason: format!("empty item at position {position}"),
-            })?;
-            let status = result.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
-            match status {
+        for (position, item) in items.into_iter().enumerate() {
+            match item.status {
                 200..=299 => outcome.delivered += 1,
-                409 if action == "create" => outcome.duplicates += 1,
-                _ => {
-                    let error = result.get("error");
-                    let kind = error
-                        .and_then(|e| e.get("type"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown");
-                    let reason = error
-                        .and_then(|e| e.get("reason"))
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    outcome.failed.push(ItemFailure {
-                        position,
-                        status,
-                        reason: format!("{kind}: {reason}"),
-                    });
-                }
+                409 if item.action == "create" => outcome.duplicates += 1,
+                status => outcome.failed.push(ItemFailure {
+                    position,
+                    status,
+                    reason: item.error.unwrap_or_else(|| format!("HTTP {status}")),
+                }),
             }
         }
         tracing::debug!(server = %self.url, delivered = outcome.delivered, duplicates = outcome.duplicates, failed = outcome.failed.len(), "bulk request done");
         Ok(outcome)
+    }
+
+    /// One control-plane request with an optional JSON body; the status and
+    /// the body (JSON, or the text as a JSON string).
+    pub(crate) async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        operation: &'static str,
+    ) -> Result<(u16, Value), SinkError> {
+        let mut headers = HeaderMap::new();
+        if body.is_some() {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+        let body = body.map(|b| b.to_string());
+        let response = self
+            .client
+            .send(
+                method,
+                path,
+                headers,
+                None::<&()>,
+                body.as_deref().map(str::as_bytes),
+                None,
+            )
+            .await
+            .map_err(|e| self.transport_error(operation, &e))?;
+        let status = response.status_code().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| self.transport_error(operation, &e))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
     }
 
     fn transport_error(&self, operation: &'static str, error: &elasticsearch::Error) -> SinkError {
@@ -265,23 +359,74 @@ impl Cluster {
         }
     }
 
-    fn status_error(&self, operation: &'static str, status: u16, body: &Value) -> SinkError {
-        let mut body = match body {
+    pub(crate) fn status_error(
+        &self,
+        operation: &'static str,
+        status: u16,
+        body: &Value,
+    ) -> SinkError {
+        let body = match body {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        if body.len() > 512 {
-            let mut cut = 512;
-            while !body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            body.truncate(cut);
-        }
+        let body = crate::truncate(body, 512);
         SinkError::Status {
             url: self.url.clone(),
             operation,
             status,
             body,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cluster_with_credentials_never_shows_them() {
+        let mut config = SinkConfig::new(["http://127.0.0.1:9200", "http://127.0.0.2:9200"]);
+        config.credentials = Some(Credentials::Basic {
+            username: "elastic".into(),
+            password: "s3cret-pw".into(),
+        });
+        let cluster = Cluster::with_config(&config).unwrap();
+        let shown = format!("{cluster:?} {config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("127.0.0.1:9200"), "{shown}");
+    }
+
+    #[test]
+    fn old_servers_are_refused_with_what_to_use_instead() {
+        let info = |kind, version: &str| ServerInfo {
+            kind,
+            version: version.to_owned(),
+        };
+        let url = "http://es:9200";
+        assert!(
+            info(ServerKind::Elasticsearch, "7.17.29")
+                .check_supported(url)
+                .is_ok()
+        );
+        assert!(
+            info(ServerKind::Elasticsearch, "9.5.4")
+                .check_supported(url)
+                .is_ok()
+        );
+        assert!(
+            info(ServerKind::OpenSearch, "2.19.6")
+                .check_supported(url)
+                .is_ok()
+        );
+        let err = info(ServerKind::Elasticsearch, "6.8.23")
+            .check_supported(url)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("6.8.23") && err.contains("7.10+"), "{err}");
+        assert!(
+            info(ServerKind::Elasticsearch, "7.9.3")
+                .check_supported(url)
+                .is_err()
+        );
     }
 }

@@ -1,0 +1,686 @@
+//! The running sink: a bounded queue, batches that flush on size, count or
+//! age, requests in flight with per-item retries, dead letters, and a drain
+//! within a deadline.
+
+use std::cell::RefCell;
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::batch::single_line_object_problem;
+use crate::dead_letter::{DeadLetter, DeadLetterStore};
+use crate::metrics::{SinkMetrics, SinkMetricsSnapshot, add, sub};
+use crate::response::parse_bulk_response;
+use crate::retry::{ItemAction, RetryPolicy};
+use crate::transport::BulkTransport;
+use crate::{BatchLimits, BulkBatch, Compression, Document, SinkConfig, SinkError};
+
+/// When the drain must be over; `None` while the sink runs normally.
+type DrainSignal = watch::Receiver<Option<Instant>>;
+
+/// What the sink's tasks share.
+#[derive(Debug)]
+struct Shared {
+    metrics: SinkMetrics,
+    transport: BulkTransport,
+    dead_letters: Option<DeadLetterStore>,
+    retry: RetryPolicy,
+    compression: Compression,
+}
+
+/// A running bulk writer. Documents go in through [`BulkSink::send`] (or a
+/// [`DocumentSender`] per producer) and out to the cluster in batches; call
+/// [`BulkSink::shutdown`] to drain it.
+///
+/// Dropping a `BulkSink` without `shutdown` lets its task finish the
+/// documents already queued in the background, without a deadline, once
+/// every [`DocumentSender`] is dropped too.
+#[derive(Debug)]
+pub struct BulkSink {
+    sender: DocumentSender,
+    drain: watch::Sender<Option<Instant>>,
+    worker: JoinHandle<()>,
+}
+
+/// A handle that queues documents into a [`BulkSink`]; cheap to clone, one
+/// per producer task.
+#[derive(Debug, Clone)]
+pub struct DocumentSender {
+    tx: mpsc::Sender<Document>,
+    shared: Arc<Shared>,
+}
+
+/// What [`BulkSink::shutdown`] achieved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DrainReport {
+    /// Documents given up because the deadline passed before they could
+    /// be delivered (and, if a dead-letter file could not be written, the
+    /// refused documents it should have held). With `create` and ids, a
+    /// document counted here may still have been written by a request whose
+    /// answer never came.
+    pub lost: u64,
+    /// True when the deadline passed with work left.
+    pub deadline_reached: bool,
+    /// The counters at the end.
+    pub metrics: SinkMetricsSnapshot,
+}
+
+impl DocumentSender {
+    /// Queues a document, waiting while the queue is full (back-pressure).
+    /// Fails at once if the document is not one line of a JSON object, or
+    /// if the sink is shut down.
+    pub async fn send(&self, doc: Document) -> Result<(), SinkError> {
+        check(&doc)?;
+        add(&self.shared.metrics.events_accepted, 1);
+        self.tx.send(doc).await.map_err(|_| {
+            sub(&self.shared.metrics.events_accepted, 1);
+            SinkError::Closed
+        })
+    }
+
+    /// Queues a document if there is room now, without waiting.
+    pub fn try_send(&self, doc: Document) -> Result<(), SinkError> {
+        check(&doc)?;
+        add(&self.shared.metrics.events_accepted, 1);
+        self.tx.try_send(doc).map_err(|e| {
+            sub(&self.shared.metrics.events_accepted, 1);
+            match e {
+                mpsc::error::TrySendError::Full(_) => SinkError::QueueFull {
+                    capacity: self.tx.max_capacity(),
+                },
+                mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
+            }
+        })
+    }
+
+    /// The sink's counters now.
+    pub fn metrics(&self) -> SinkMetricsSnapshot {
+        let depth = self.tx.max_capacity() - self.tx.capacity();
+        self.shared
+            .metrics
+            .snapshot(depth, self.shared.transport.alive_nodes())
+    }
+}
+
+fn check(doc: &Document) -> Result<(), SinkError> {
+    match single_line_object_problem(&doc.source) {
+        None => Ok(()),
+        Some(problem) => Err(SinkError::RefusedDocument {
+            index: doc.index.clone(),
+            reason: problem.to_owned(),
+        }),
+    }
+}
+
+impl BulkSink {
+    /// Starts the sink's task on the current tokio runtime. Nothing is sent
+    /// to the cluster until documents arrive; use
+    /// [`Cluster::server_info`](crate::Cluster::server_info) first to check
+    /// what the server is.
+    ///
+    /// # Panics
+    /// Outside a tokio runtime.
+    pub fn start(config: SinkConfig) -> Result<BulkSink, SinkError> {
+        config.validate()?;
+        let transport = BulkTransport::new(&config)?;
+        let dead_letters = config
+            .dead_letter_path
+            .clone()
+            .map(DeadLetterStore::open)
+            .transpose()?;
+        let shared = Arc::new(Shared {
+            metrics: SinkMetrics::default(),
+            transport,
+            dead_letters,
+            retry: config.retry,
+            compression: config.compression,
+        });
+        let (tx, rx) = mpsc::channel(config.queue_capacity);
+        let (drain_tx, drain_rx) = watch::channel(None);
+        let worker = tokio::spawn(dispatch(
+            shared.clone(),
+            rx,
+            drain_rx,
+            config.batch,
+            config.max_in_flight,
+        ));
+        tracing::debug!(hosts = ?config.hosts, queue_capacity = config.queue_capacity, max_in_flight = config.max_in_flight, "bulk sink started");
+        Ok(BulkSink {
+            sender: DocumentSender { tx, shared },
+            drain: drain_tx,
+            worker,
+        })
+    }
+
+    /// Queues a document, waiting while the queue is full (back-pressure).
+    pub async fn send(&self, doc: Document) -> Result<(), SinkError> {
+        self.sender.send(doc).await
+    }
+
+    /// Queues a document if there is room now, without waiting.
+    pub fn try_send(&self, doc: Document) -> Result<(), SinkError> {
+        self.sender.try_send(doc)
+    }
+
+    /// Another handle for queueing documents (one per producer task).
+    pub fn sender(&self) -> DocumentSender {
+        self.sender.clone()
+    }
+
+    /// The sink's counters now.
+    pub fn metrics(&self) -> SinkMetricsSnapshot {
+        self.sender.metrics()
+    }
+
+    /// Stops taking documents and sends what is queued or pending, for at
+    /// most `deadline`: batches go out at once, retry waits are cut short
+    /// (a waiting retry is tried at once, later waits end at the deadline).
+    /// What is not delivered by then is counted as lost and reported.
+    pub async fn shutdown(self, deadline: Duration) -> DrainReport {
+        let at = Instant::now() + deadline;
+        let _ = self.drain.send(Some(at));
+        let mut worker = self.worker;
+        // The tasks stop by themselves at the deadline; the margin covers
+        // the last dead-letter writes.
+        let finished = tokio::time::timeout_at(at + Duration::from_secs(5), &mut worker).await;
+        let shared = &self.sender.shared;
+        if finished.is_err() {
+            worker.abort();
+            let stranded = shared
+                .metrics
+                .pending_events
+                .load(std::sync::atomic::Ordering::Relaxed);
+            add(&shared.metrics.events_lost, stranded as usize);
+            tracing::error!(
+                lost = stranded,
+                "bulk sink did not stop in time after its drain deadline"
+            );
+        }
+        let metrics = self.sender.metrics();
+        if metrics.events_lost > 0 {
+            tracing::warn!(
+                lost = metrics.events_lost,
+                "bulk sink drain deadline passed; documents were not delivered"
+            );
+        }
+        DrainReport {
+            lost: metrics.events_lost,
+            deadline_reached: metrics.events_lost > 0,
+            metrics,
+        }
+    }
+}
+
+/// The dispatcher: fills batches from the queue and starts a delivery task
+/// per batch, at most `max_in_flight` at a time. While all are busy and the
+/// batch is full it stops reading the queue, so producers wait.
+async fn dispatch(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Document>,
+    mut drain: DrainSignal,
+    limits: BatchLimits,
+    max_in_flight: usize,
+) {
+    let mut batch: Vec<Document> = Vec::new();
+    let mut batch_bytes = 0usize;
+    let mut batch_started: Option<Instant> = None;
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    let mut receiving = true;
+    let mut drain_watch_alive = true;
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let full = batch.len() >= limits.max_documents || batch_bytes >= limits.max_bytes;
+        let aged = batch_started.is_some_and(|t| t.elapsed() >= limits.max_age);
+        // Draining (or the queue closed): send without waiting for age,
+        // but first take what is already queued, so the drain sends full
+        // batches rather than many small ones.
+        let closing = (deadline.is_some() || !receiving) && rx.is_empty();
+        let due = !batch.is_empty() && (full || aged || closing);
+        if due && in_flight.len() < max_in_flight {
+            let docs = std::mem::take(&mut batch);
+            batch_bytes = 0;
+            batch_started = None;
+            in_flight.spawn(deliver(shared.clone(), docs, drain.clone()));
+            continue;
+        }
+        if !receiving && batch.is_empty() && in_flight.is_empty() {
+            break;
+        }
+        let age_wake = batch_started.map(|t| t + limits.max_age);
+        tokio::select! {
+            Some(joined) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if let Err(e) = joined {
+                    tracing::error!(error = %e, "bulk delivery task failed");
+                }
+            }
+            doc = rx.recv(), if receiving && !full => match doc {
+                Some(doc) => {
+                    if batch.is_empty() {
+                        batch_started = Some(Instant::now());
+                    }
+                    batch_bytes += doc.encoded_len();
+                    add(&shared.metrics.pending_events, 1);
+                    batch.push(doc);
+                }
+                None => receiving = false,
+            },
+            () = sleep_until_some(age_wake), if age_wake.is_some() && !due => {}
+            changed = drain.changed(), if drain_watch_alive && deadline.is_none() => match changed {
+                Ok(()) => {
+                    deadline = *drain.borrow_and_update();
+                    // Refuse new documents; the ones queued are still read.
+                    rx.close();
+                }
+                Err(_) => drain_watch_alive = false,
+            },
+            () = sleep_until_some(deadline), if deadline.is_some() => {
+                // Out of time: what is still queued or batched is lost; the
+                // delivery tasks see the deadline themselves and stop.
+                let mut lost = batch.len();
+                sub(&shared.metrics.pending_events, batch.len());
+                batch.clear();
+                while rx.try_recv().is_ok() {
+                    lost += 1;
+                }
+                add(&shared.metrics.events_lost, lost);
+                while let Some(joined) = in_flight.join_next().await {
+                    if let Err(e) = joined {
+                        tracing::error!(error = %e, "bulk delivery task failed");
+                    }
+                }
+                break;
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A document and the item-level retries it has had.
+struct Pending {
+    doc: Document,
+    item_retries: u32,
+}
+
+/// How one attempt at a bulk request ended.
+enum Attempt {
+    /// The server answered every item; the statuses are in order.
+    Answered(Vec<(Pending, u16, Option<String>)>, String),
+    /// 413: the body is too large for the server.
+    TooLarge(Vec<Pending>),
+    /// No usable answer; the whole request may be tried again.
+    Failed(Vec<Pending>, String),
+    /// The drain deadline passed first.
+    OutOfTime(Vec<Pending>),
+}
+
+/// Delivers one batch: sends it, then re-sends only what must be retried,
+/// until every document is delivered, dead-lettered, or the drain deadline
+/// passes.
+async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSignal) {
+    let metrics = &shared.metrics;
+    add(&metrics.in_flight_requests, 1);
+    let pending = docs
+        .into_iter()
+        .map(|doc| Pending {
+            doc,
+            item_retries: 0,
+        })
+        .collect();
+    // Units of work: documents to send together, and the retry round they
+    // are in (0: first try). A stack: halves of a split go first-half-first.
+    let mut work: Vec<(Vec<Pending>, u32)> = vec![(pending, 0)];
+    while let Some((unit, round)) = work.pop() {
+        if round > 0 && !pause(&mut drain, shared.retry.delay(round)).await {
+            lose(&shared, unit.len());
+            continue;
+        }
+        match attempt(&shared, unit, &mut drain).await {
+            Attempt::Answered(items, server) => {
+                let mut again = Vec::new();
+                let mut letters = Vec::new();
+                for (mut pending, status, error) in items {
+                    let reason = || error.clone().unwrap_or_else(|| format!("HTTP {status}"));
+                    match ItemAction::of(pending.doc.op, status) {
+                        ItemAction::Delivered => add(&metrics.events_acked, 1),
+                        ItemAction::Duplicate => add(&metrics.events_duplicates, 1),
+                        ItemAction::Retry => {
+                            pending.item_retries += 1;
+                            let limit = shared.retry.max_item_retries;
+                            if limit.is_some_and(|max| pending.item_retries > max) {
+                                let reason = format!(
+                                    "gave up after {} item retries: {}",
+                                    pending.item_retries - 1,
+                                    reason()
+                                );
+                                letters.push(DeadLetter::new(&pending.doc, status, reason));
+                            } else {
+                                again.push(pending);
+                                continue;
+                            }
+                        }
+                        ItemAction::DeadLetter => {
+                            letters.push(DeadLetter::new(&pending.doc, status, reason()))
+                        }
+                    }
+                    sub(&metrics.pending_events, 1);
+                }
+                if !again.is_empty() {
+                    add(&metrics.events_retried, again.len());
+                    tracing::debug!(server = %server, documents = again.len(), round = round + 1, "items to retry (429/5xx)");
+                    work.push((again, round + 1));
+                }
+                store_dead_letters(&shared, letters, &server).await;
+            }
+            Attempt::TooLarge(mut unit) => {
+                if unit.len() == 1 {
+                    let letter = DeadLetter::new(
+                        &unit[0].doc,
+                        413,
+                        "request entity too large: the document alone exceeds the server's \
+                         http.max_content_length"
+                            .to_owned(),
+                    );
+                    sub(&metrics.pending_events, 1);
+                    store_dead_letters(&shared, vec![letter], "").await;
+                } else {
+                    add(&metrics.batch_splits, 1);
+                    let second = unit.split_off(unit.len() / 2);
+                    tracing::debug!(
+                        documents = unit.len() + second.len(),
+                        "413 from the server: batch split in halves"
+                    );
+                    work.push((second, round));
+                    work.push((unit, round));
+                }
+            }
+            Attempt::Failed(unit, message) => {
+                add(&metrics.requests_failed, 1);
+                add(&metrics.events_retried, unit.len());
+                tracing::warn!(error = %message, documents = unit.len(), round = round + 1, "bulk request failed; retrying after backoff");
+                metrics.record_error(message);
+                work.push((unit, round + 1));
+            }
+            Attempt::OutOfTime(unit) => lose(&shared, unit.len()),
+        }
+    }
+    sub(&metrics.in_flight_requests, 1);
+}
+
+fn lose(shared: &Shared, n: usize) {
+    if n > 0 {
+        add(&shared.metrics.events_lost, n);
+        sub(&shared.metrics.pending_events, n);
+    }
+}
+
+/// Waits `delay` before a retry. Returns false when the drain deadline
+/// passes first (give up); a drain that begins during the wait ends it at
+/// once (the retry is tried now).
+async fn pause(drain: &mut DrainSignal, delay: Duration) -> bool {
+    let deadline = *drain.borrow_and_update();
+    let wake = Instant::now() + delay;
+    match deadline {
+        Some(deadline) => {
+            tokio::time::sleep_until(wake.min(deadline)).await;
+            Instant::now() < deadline
+        }
+        None => {
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => true,
+                Ok(()) = drain.changed() => true,
+            }
+        }
+    }
+}
+
+/// Runs `work` until it ends or the drain deadline passes (`None`).
+async fn before_deadline<F: std::future::Future>(
+    drain: &mut DrainSignal,
+    work: F,
+) -> Option<F::Output> {
+    tokio::pin!(work);
+    loop {
+        let deadline = *drain.borrow_and_update();
+        match deadline {
+            Some(deadline) => return tokio::time::timeout_at(deadline, work).await.ok(),
+            None => {
+                tokio::select! {
+                    out = &mut work => return Some(out),
+                    changed = drain.changed() => {
+                        if changed.is_err() {
+                            return Some(work.await);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One bulk request for `unit`: encode (and compress) on a blocking thread,
+/// send, read every item's status.
+async fn attempt(shared: &Arc<Shared>, unit: Vec<Pending>, drain: &mut DrainSignal) -> Attempt {
+    let metrics = &shared.metrics;
+    let compression = shared.compression;
+    let encoded = tokio::task::spawn_blocking(move || {
+        let encoded = encode(&unit, compression);
+        (unit, encoded)
+    })
+    .await;
+    let (unit, encoded) = match encoded {
+        Ok(done) => done,
+        Err(e) => {
+            // Only a panic in encoding gets here; the documents went with it.
+            tracing::error!(error = %e, "encoding a bulk body failed");
+            return Attempt::OutOfTime(Vec::new());
+        }
+    };
+    add(&metrics.batches, 1);
+    add(&metrics.bytes_uncompressed, encoded.raw_len);
+    add(&metrics.bytes_compressed, encoded.body.len());
+    let sent = before_deadline(
+        drain,
+        shared.transport.send_bulk(encoded.body, encoded.gzipped),
+    )
+    .await;
+    let reply = match sent {
+        None => return Attempt::OutOfTime(unit),
+        Some(Err(e)) => return Attempt::Failed(unit, e.to_string()),
+        Some(Ok(reply)) => reply,
+    };
+    match reply.status {
+        200..=299 => {}
+        413 => return Attempt::TooLarge(unit),
+        status => {
+            let body = crate::truncate(String::from_utf8_lossy(&reply.body).into_owned(), 300);
+            return Attempt::Failed(
+                unit,
+                format!("{}: bulk answered HTTP {status}: {body}", reply.server),
+            );
+        }
+    }
+    match parse_bulk_response(&reply.body, unit.len()) {
+        Ok(items) => Attempt::Answered(
+            unit.into_iter()
+                .zip(items)
+                .map(|(pending, item)| (pending, item.status, item.error))
+                .collect(),
+            reply.server,
+        ),
+        Err(problem) => Attempt::Failed(
+            unit,
+            format!("{}: unexpected bulk response: {problem}", reply.server),
+        ),
+    }
+}
+
+struct Encoded {
+    body: Bytes,
+    raw_len: usize,
+    gzipped: bool,
+}
+
+thread_local! {
+    /// The NDJSON buffer of this blocking thread, reused from one gzipped
+    /// request to the next (only the compressed bytes leave the thread).
+    static RAW_BODY: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The NDJSON body of `unit`, gzipped at level 1 when asked. Blocking work.
+fn encode(unit: &[Pending], compression: Compression) -> Encoded {
+    let capacity: usize = unit.iter().map(|p| p.doc.encoded_len()).sum();
+    let build = |buffer: Vec<u8>| {
+        let mut batch = BulkBatch::reusing(buffer, capacity);
+        for pending in unit {
+            // Documents were checked when queued; `push` only re-checks.
+            if let Err(e) = batch.push_document(&pending.doc) {
+                tracing::error!(error = %e, index = %pending.doc.index, "document left out of the bulk body");
+            }
+        }
+        batch.into_body()
+    };
+    match compression {
+        Compression::None => {
+            let raw = build(Vec::new());
+            Encoded {
+                raw_len: raw.len(),
+                body: Bytes::from(raw),
+                gzipped: false,
+            }
+        }
+        Compression::Gzip => RAW_BODY.with(|cell| {
+            let raw = build(std::mem::take(&mut *cell.borrow_mut()));
+            let raw_len = raw.len();
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(raw_len / 4 + 64),
+                flate2::Compression::new(1),
+            );
+            let compressed = encoder.write_all(&raw).and_then(|()| encoder.finish());
+            let encoded = match compressed {
+                Ok(body) => Encoded {
+                    body: Bytes::from(body),
+                    raw_len,
+                    gzipped: true,
+                },
+                // Writing into a Vec does not fail; if it ever did, send plain.
+                Err(_) => Encoded {
+                    body: Bytes::copy_from_slice(&raw),
+                    raw_len,
+                    gzipped: false,
+                },
+            };
+            *cell.borrow_mut() = raw;
+            encoded
+        }),
+    }
+}
+
+/// Hands refused documents to the dead-letter store (on a blocking thread),
+/// or, without one, logs them; both count them.
+async fn store_dead_letters(shared: &Arc<Shared>, letters: Vec<DeadLetter>, server: &str) {
+    if letters.is_empty() {
+        return;
+    }
+    for letter in &letters {
+        tracing::warn!(server = %server, index = %letter.index, id = ?letter.id, status = letter.status, reason = %letter.reason, "document refused; sent to dead letters");
+    }
+    let n = letters.len();
+    let Some(store) = shared.dead_letters.clone() else {
+        add(&shared.metrics.events_dead_lettered, n);
+        shared.metrics.record_error(format!(
+            "{server}: {n} documents refused (no dead-letter file configured): {}",
+            letters[0].reason
+        ));
+        return;
+    };
+    let written = tokio::task::spawn_blocking(move || store.append(&letters)).await;
+    match written {
+        Ok(Ok(())) => {
+            add(&shared.metrics.events_dead_lettered, n);
+            shared
+                .metrics
+                .record_error(format!("{server}: {n} documents refused and dead-lettered"));
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, lost = n, "dead letters could not be written");
+            add(&shared.metrics.events_lost, n);
+            shared.metrics.record_error(e.to_string());
+        }
+        Err(e) => {
+            tracing::error!(error = %e, lost = n, "dead-letter task failed");
+            add(&shared.metrics.events_lost, n);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read as _;
+
+    fn unit(n: usize) -> Vec<Pending> {
+        (0..n)
+            .map(|i| Pending {
+                doc: Document::create("idx", format!("{{\"n\":{i}}}").into_bytes())
+                    .with_id(format!("id-{i}")),
+                item_retries: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gzip_bodies_decompress_to_the_plain_ndjson() {
+        let docs = unit(50);
+        let plain = encode(&docs, Compression::None);
+        let gzipped = encode(&docs, Compression::Gzip);
+        assert!(!plain.gzipped && gzipped.gzipped);
+        assert_eq!(plain.raw_len, gzipped.raw_len);
+        assert!(gzipped.body.len() < plain.body.len());
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&gzipped.body[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, plain.body);
+        // The reused thread-local buffer does not leak into the next body.
+        let again = encode(&unit(1), Compression::Gzip);
+        let mut inflated = Vec::new();
+        flate2::read::GzDecoder::new(&again.body[..])
+            .read_to_end(&mut inflated)
+            .unwrap();
+        assert_eq!(
+            inflated,
+            b"{\"create\":{\"_index\":\"idx\",\"_id\":\"id-0\"}}\n{\"n\":0}\n"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_wait_ends_at_once_when_the_drain_begins_and_gives_up_at_the_deadline() {
+        let (tx, mut rx) = watch::channel(None);
+        let started = Instant::now();
+        let waiter = tokio::spawn(async move {
+            let first = pause(&mut rx, Duration::from_secs(60)).await;
+            let woke = Instant::now();
+            let second = pause(&mut rx, Duration::from_secs(60)).await;
+            (first, woke, second, Instant::now())
+        });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        tx.send(Some(started + Duration::from_secs(10))).unwrap();
+        let (first, woke, second, ended) = waiter.await.unwrap();
+        assert!(first, "the drain wakes the wait and the retry goes ahead");
+        assert!(woke - started < Duration::from_secs(4));
+        assert!(!second, "a wait past the deadline gives up");
+        assert_eq!(ended - started, Duration::from_secs(10));
+    }
+}
