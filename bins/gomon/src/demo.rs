@@ -191,9 +191,12 @@ pub(crate) async fn run(
             enabled: false,
             ..Default::default()
         },
+        setup: Default::default(),
         source: None,
     };
-    let agent = Agent::new(config, &store).map_err(|e| e.to_string())?;
+    let agent = Agent::new(config, &store)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut tap = agent.subscribe();
     println!(
         "gomon demo: monitoring for {} every {} → {}",

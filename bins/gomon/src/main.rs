@@ -121,6 +121,18 @@ enum Command {
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         min_span: Duration,
     },
+    /// Install the index template on the configured Elasticsearch/OpenSearch
+    /// (idempotent; a newer or foreign template is kept unless --overwrite).
+    ///
+    /// Example: gomon setup -c gomon.yml
+    Setup {
+        /// Configuration file with output.elasticsearch.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Replace the installed template even if it is newer or not gomon's.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
     Test(TestCommand),
@@ -244,6 +256,7 @@ fn main() -> ExitCode {
                 baseline,
                 min_span,
             }),
+            Command::Setup { config, overwrite } => setup(&config, overwrite).await,
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
             Command::Demo {
@@ -318,7 +331,9 @@ async fn run(
         Some(path) => Config::load(path).map_err(|e| e.to_string())?,
         None => Config::embedded_default(&data),
     };
-    let agent = Agent::new(config.clone(), &data).map_err(|e| e.to_string())?;
+    let agent = Agent::new(config.clone(), &data)
+        .await
+        .map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let self_addr = serve_self(&config, &agent, stop_rx.clone()).await?;
     let targets: Vec<String> = config
@@ -410,36 +425,74 @@ fn test_config(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The control-plane client of the configured Elasticsearch output.
+fn cluster_of(config: &Config) -> Result<Option<(gomon_sink::Cluster, String)>, String> {
+    let Some(es) = &config.output.elasticsearch else {
+        return Ok(None);
+    };
+    let sink =
+        gomon_agent::output::sink_config(es, &default_data_dir()).map_err(|e| e.to_string())?;
+    let cluster = gomon_sink::Cluster::with_config(&sink).map_err(|e| e.to_string())?;
+    let index = es
+        .index
+        .clone()
+        .unwrap_or_else(|| gomon_agent::output::DEFAULT_INDEX.to_owned());
+    Ok(Some((cluster, index)))
+}
+
 async fn test_output(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
-    let Some(es) = &config.output.elasticsearch else {
-        let agent = Agent::new(config.clone(), &default_data_dir()).map_err(|e| e.to_string())?;
+    let Some((cluster, index)) = cluster_of(&config)? else {
+        let agent = Agent::new(config.clone(), &default_data_dir())
+            .await
+            .map_err(|e| e.to_string())?;
         println!("output: {} (writable)", agent.output_description());
         return Ok(());
     };
-    let mut failures = 0;
-    for host in &es.hosts {
-        let url = if host.contains("://") {
-            host.clone()
+    let info = cluster.server_info().await.map_err(|e| e.to_string())?;
+    info.check_supported(cluster.url())
+        .map_err(|e| e.to_string())?;
+    let streams = cluster.supports_data_streams().await.unwrap_or(false);
+    println!("{}: {:?} {}", cluster.url(), info.kind, info.version);
+    println!(
+        "  documents go to {}",
+        if streams {
+            format!("the data stream {index}")
         } else {
-            format!("http://{host}")
-        };
-        let cluster = gomon_sink::Cluster::new(&url).map_err(|e| e.to_string())?;
-        match cluster.server_info().await {
-            Ok(info) => println!(
-                "{url}: {:?} {} (major {})",
-                info.kind,
-                info.version,
-                info.major()
-            ),
-            Err(e) => {
-                failures += 1;
-                println!("{url}: unreachable: {e}");
-            }
+            format!("dated indices {index}-YYYY.MM.DD (no data streams here)")
         }
-    }
-    if failures == es.hosts.len() {
-        return Err("no Elasticsearch/OpenSearch node answered".to_owned());
-    }
+    );
+    Ok(())
+}
+
+async fn setup(path: &Path, overwrite: bool) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let Some((cluster, index)) = cluster_of(&config)? else {
+        return Err(format!(
+            "{}: no output.elasticsearch: nothing to set up (the file store needs none)",
+            path.display()
+        ));
+    };
+    let info = cluster.server_info().await.map_err(|e| e.to_string())?;
+    info.check_supported(cluster.url())
+        .map_err(|e| e.to_string())?;
+    let template = gomon_agent::output::template_for(&index);
+    let (naming, outcome) = cluster
+        .set_up(&template, overwrite || config.setup.template_overwrite)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{}: {:?} {}", cluster.url(), info.kind, info.version);
+    println!(
+        "  index template {:?} (version {}): {outcome:?}",
+        template.name, template.version
+    );
+    println!(
+        "  documents go to {naming:?} {index}{}",
+        if matches!(naming, gomon_sink::TargetNaming::DatedIndices) {
+            "-YYYY.MM.DD"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }

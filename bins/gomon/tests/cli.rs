@@ -291,7 +291,9 @@ fn run_into_elasticsearch_and_opensearch_writes_documents_with_metricbeat_fields
             ),
         );
         let output = gomon()
-            .args(["run", "--duration", "3s", "-c"])
+            .args(["run", "--duration", "3s", "--data"])
+            .arg(&dir)
+            .arg("-c")
             .arg(&config)
             .output()
             .unwrap();
@@ -305,14 +307,14 @@ fn run_into_elasticsearch_and_opensearch_writes_documents_with_metricbeat_fields
         let search = |body: &str| -> Value {
             let out = Command::new("curl")
                 .args(["-s", "-H", "content-type: application/json", "-d", body])
-                .arg(format!("{}/{index}-*/_search", engine.url))
+                .arg(format!("{}/{index}*/_search", engine.url))
                 .output()
                 .unwrap();
             serde_json::from_slice(&out.stdout).unwrap()
         };
         let _ = Command::new("curl")
             .args(["-s", "-XPOST"])
-            .arg(format!("{}/{index}-*/_refresh", engine.url))
+            .arg(format!("{}/{index}*/_refresh", engine.url))
             .output();
         let heap = search(r#"{"query":{"term":{"metricset.name":"heap"}},"size":100}"#);
         let hits = heap["hits"]["hits"].as_array().unwrap();
@@ -328,9 +330,30 @@ fn run_into_elasticsearch_and_opensearch_writes_documents_with_metricbeat_fields
             acked["aggregations"]["m"]["value"].as_f64().unwrap() > 0.0,
             "{acked}"
         );
+        // The template gomon installed typed the expvar counter as double.
+        let mapping = Command::new("curl")
+            .arg("-s")
+            .arg(format!(
+                "{}/{index}*/_mapping/field/golang.example.output.events.acked",
+                engine.url
+            ))
+            .output()
+            .unwrap();
+        let mapping = String::from_utf8_lossy(&mapping.stdout).into_owned();
+        assert!(
+            mapping.contains("\"type\":\"double\""),
+            "{:?}: {mapping}",
+            engine.kind
+        );
+        for path in [format!("_data_stream/{index}"), format!("{index}*")] {
+            let _ = Command::new("curl")
+                .args(["-s", "-XDELETE"])
+                .arg(format!("{}/{path}", engine.url))
+                .output();
+        }
         let _ = Command::new("curl")
             .args(["-s", "-XDELETE"])
-            .arg(format!("{}/{index}-*", engine.url))
+            .arg(format!("{}/_index_template/{index}", engine.url))
             .output();
         engine.record(
             "cli::run_into_elasticsearch",
@@ -402,4 +425,52 @@ fn analyze_calls_a_live_leak_a_leak_and_fails_the_pipeline_on_it() {
         "{stdout}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn setup_installs_the_template_once_and_test_output_reports_the_server() {
+    for engine in engines() {
+        let dir = temp_dir(&format!("setup-{}", engine.kind));
+        let index = format!("gomon-setup-{}", std::process::id());
+        let config = write_config(
+            &dir,
+            &["127.0.0.1:1"],
+            &format!(
+                "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\n",
+                engine.url
+            ),
+        );
+        let first = gomon().args(["setup", "-c"]).arg(&config).output().unwrap();
+        let (stdout, stderr) = text(&first);
+        assert!(first.status.success(), "{stderr}");
+        assert!(stdout.contains("Installed"), "{stdout}");
+        let again = gomon().args(["setup", "-c"]).arg(&config).output().unwrap();
+        assert!(
+            text(&again).0.contains("AlreadyCurrent"),
+            "{}",
+            text(&again).0
+        );
+
+        let test = gomon()
+            .args(["test", "output", "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&test);
+        assert!(test.status.success(), "{stderr}");
+        let kind = match engine.kind {
+            gomon_testrig::EngineKind::Elasticsearch => "Elasticsearch",
+            gomon_testrig::EngineKind::OpenSearch => "OpenSearch",
+        };
+        assert!(stdout.contains(kind), "{stdout}");
+        let _ = Command::new("curl")
+            .args(["-s", "-XDELETE"])
+            .arg(format!("{}/_index_template/{index}", engine.url))
+            .output();
+        engine.record(
+            "cli::setup",
+            "template installed once, then already current",
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -178,12 +178,16 @@ pub struct ElasticsearchOutput {
     pub password: Option<String>,
     /// API key `id:key` (never printed).
     pub api_key: Option<String>,
-    /// Index (or data stream) name; default `gomon-golang`, written to
-    /// dated indices `gomon-golang-YYYY.MM.DD`.
+    /// Index (or data stream) name; default `gomon-golang`: a data stream
+    /// of that name where the server has them, else dated indices
+    /// `gomon-golang-YYYY.MM.DD`.
     pub index: Option<String>,
     /// TLS settings.
     #[serde(default)]
     pub ssl: SslConfig,
+    /// NDJSON file for documents the server refuses (mapping errors);
+    /// default `<data dir>/dead-letters.ndjson`.
+    pub dead_letter_path: Option<PathBuf>,
 }
 
 fn default_filename() -> String {
@@ -265,6 +269,50 @@ impl Default for HttpConfig {
     }
 }
 
+/// `setup.template`: the index template gomon installs (Beats' keys).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TemplateSetup {
+    /// Check and install the template when the Elasticsearch output starts (default true).
+    #[serde(default = "default_enabled")]
+    pub enabled: bool,
+    /// Replace an installed template even if it is newer or someone else's (default false).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+impl Default for TemplateSetup {
+    fn default() -> Self {
+        TemplateSetup {
+            enabled: true,
+            overwrite: false,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SetupSection {
+    #[serde(default)]
+    template: TemplateSetup,
+}
+
+/// What to set up on the Elasticsearch output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupConfig {
+    /// `setup.template.enabled`.
+    pub template_enabled: bool,
+    /// `setup.template.overwrite`.
+    pub template_overwrite: bool,
+}
+
+impl Default for SetupConfig {
+    fn default() -> Self {
+        SetupConfig {
+            template_enabled: true,
+            template_overwrite: false,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct MetricbeatSection {
     #[serde(default)]
@@ -281,6 +329,8 @@ struct RawConfig {
     output: OutputsConfig,
     #[serde(default)]
     http: HttpConfig,
+    #[serde(default)]
+    setup: SetupSection,
 }
 
 /// A complete, checked configuration.
@@ -292,6 +342,8 @@ pub struct Config {
     pub output: OutputsConfig,
     /// gomon's own `/debug/vars`.
     pub http: HttpConfig,
+    /// `setup.template.*`.
+    pub setup: SetupConfig,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -361,6 +413,7 @@ impl Config {
                 ..OutputsConfig::default()
             },
             http: HttpConfig::default(),
+            setup: SetupConfig::default(),
             source: None,
         }
     }
@@ -427,6 +480,10 @@ impl Config {
             modules,
             output: raw.output,
             http: raw.http,
+            setup: SetupConfig {
+                template_enabled: raw.setup.template.enabled,
+                template_overwrite: raw.setup.template.overwrite,
+            },
             source: None,
         };
         config.check(&prefix)?;

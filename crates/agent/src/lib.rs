@@ -17,7 +17,7 @@
 //! use gomon_agent::{Agent, config::Config};
 //! let config = Config::embedded_default(std::path::Path::new("/tmp/gomon-data"));
 //! let (stop, stopped) = tokio::sync::watch::channel(false);
-//! let agent = Agent::new(config, std::path::Path::new("/tmp/gomon-data"))?;
+//! let agent = Agent::new(config, std::path::Path::new("/tmp/gomon-data")).await?;
 //! let summary = agent.run(stopped).await;
 //! # drop(stop); Ok(()) }
 //! ```
@@ -30,6 +30,7 @@ pub mod document;
 pub mod output;
 pub mod selfmon;
 pub mod store;
+pub mod template;
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -118,9 +119,10 @@ fn flatten_config(module: &ModuleConfig) -> Option<FlattenConfig> {
 }
 
 impl Agent {
-    /// Opens the output (the file store at `default_dir` when none is configured).
-    pub fn new(config: Config, default_dir: &Path) -> Result<Agent, OutputError> {
-        let output = Output::open(&config, default_dir)?;
+    /// Opens the output (the file store at `default_dir` when none is
+    /// configured; for Elasticsearch, the index template is checked first).
+    pub async fn new(config: Config, default_dir: &Path) -> Result<Agent, OutputError> {
+        let output = Output::open(&config, default_dir).await?;
         let (tap, _) = broadcast::channel(256);
         Ok(Agent {
             config,
@@ -239,15 +241,17 @@ impl Agent {
         if !batch.is_empty() {
             output.write(std::mem::take(&mut batch), &registry).await;
         }
-        let left = rx.len() as u64;
+        let queued = rx.len() as u64;
+        let description = output.describe();
+        let unsent = output.close(DRAIN, &registry).await;
         for task in tasks {
             task.abort();
         }
         RunSummary {
             acked: registry.output.acked.load(Ordering::Relaxed),
             failed: registry.output.failed.load(Ordering::Relaxed),
-            left_undelivered: left,
-            output: output.describe(),
+            left_undelivered: queued + unsent,
+            output: description,
         }
     }
 }

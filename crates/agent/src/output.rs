@@ -1,15 +1,20 @@
 //! Where documents go: the file store, stdout, or Elasticsearch/OpenSearch.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use gomon_sink::{BulkBatch, Cluster, Op};
+use gomon_sink::{
+    BulkSink, Cluster, Credentials, Document, SinkConfig, SinkMetricsSnapshot, TargetNaming,
+    TlsSettings,
+};
 use serde_json::Value;
 
-use crate::config::{Config, ConsoleOutput, ElasticsearchOutput, FileOutput};
+use crate::config::{Config, ConsoleOutput, ElasticsearchOutput, FileOutput, SetupConfig};
 use crate::selfmon::Registry;
 use crate::store::FileStore;
+use crate::template::{TEMPLATE_VERSION, golang_template};
 
 /// An output that cannot be opened.
 #[derive(Debug, thiserror::Error)]
@@ -38,132 +43,190 @@ pub enum Output {
     Elasticsearch(ElasticsearchSink),
 }
 
-/// The Elasticsearch output: dated indices, `create` with deterministic ids
-/// (so a retried batch never indexes a document twice), item-level retries.
+/// The Elasticsearch output on [`BulkSink`]: per-item retries, dead
+/// letters, several hosts, a bounded queue; documents go with `create` and a
+/// deterministic id (so a retried batch never indexes a document twice) to a
+/// data stream `<index>` where the server has them, else to dated indices
+/// `<index>-YYYY.MM.DD`.
 #[derive(Debug)]
 pub struct ElasticsearchSink {
-    clusters: Vec<Cluster>,
+    sink: BulkSink,
     index: String,
-    next: usize,
+    naming: TargetNaming,
+    hosts: Vec<String>,
+    dead_letters: PathBuf,
 }
 
-/// How many times a batch is tried before its documents count as failed.
-const ATTEMPTS: u32 = 5;
+/// The default index (or data stream) name.
+pub const DEFAULT_INDEX: &str = "gomon-golang";
 
-impl ElasticsearchSink {
-    fn new(config: &ElasticsearchOutput) -> Result<ElasticsearchSink, OutputError> {
-        let mut clusters = Vec::new();
-        for host in &config.hosts {
-            let url = if host.contains("://") {
-                host.clone()
+/// Builds the sink configuration of an `output.elasticsearch` section.
+pub fn sink_config(
+    config: &ElasticsearchOutput,
+    data_dir: &Path,
+) -> Result<SinkConfig, OutputError> {
+    let hosts: Vec<String> = config
+        .hosts
+        .iter()
+        .map(|h| {
+            if h.contains("://") {
+                h.clone()
             } else {
-                format!("http://{host}")
-            };
-            let url = match (&config.username, &config.password) {
-                (Some(user), Some(password)) => {
-                    url.replacen("://", &format!("://{user}:{password}@"), 1)
-                }
-                _ => url,
-            };
-            clusters.push(
-                Cluster::new(&url)
-                    .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?,
-            );
-        }
-        if config.api_key.is_some() || !config.ssl.certificate_authorities.is_empty() {
+                format!("http://{h}")
+            }
+        })
+        .collect();
+    let mut sink = SinkConfig::new(hosts);
+    let es = |e: gomon_sink::SinkError| OutputError::Elasticsearch(redact(&e.to_string(), config));
+    sink.credentials = match (&config.api_key, &config.username, &config.password) {
+        (Some(key), _, _) => Some(Credentials::api_key(key).map_err(es)?),
+        (None, Some(username), Some(password)) => Some(Credentials::Basic {
+            username: username.clone(),
+            password: password.clone(),
+        }),
+        (None, Some(_), None) => {
             return Err(OutputError::Elasticsearch(
-                "api_key and ssl.certificate_authorities are not supported by this output yet; use username/password over http"
+                "username is set but password is not".to_owned(),
+            ));
+        }
+        _ => None,
+    };
+    if config
+        .ssl
+        .verification_mode
+        .as_deref()
+        .is_some_and(|m| m != "full")
+    {
+        return Err(OutputError::Elasticsearch(
+            "ssl.verification_mode other than full is not supported: give the server's CA in ssl.certificate_authorities".to_owned(),
+        ));
+    }
+    match config.ssl.certificate_authorities.as_slice() {
+        [] => {}
+        [ca] => sink.tls = TlsSettings::custom_ca_file(ca).map_err(es)?,
+        _ => {
+            return Err(OutputError::Elasticsearch(
+                "ssl.certificate_authorities: give one PEM file (it may hold several certificates)"
                     .to_owned(),
             ));
         }
+    }
+    let dead_letters = config
+        .dead_letter_path
+        .clone()
+        .unwrap_or_else(|| data_dir.join("dead-letters.ndjson"));
+    if let Some(folder) = dead_letters.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| {
+            OutputError::Elasticsearch(format!(
+                "cannot create {} for dead letters: {e}",
+                folder.display()
+            ))
+        })?;
+    }
+    sink.dead_letter_path = Some(dead_letters);
+    sink.validate().map_err(es)?;
+    Ok(sink)
+}
+
+/// The template gomon installs for `index`, matching both the data stream
+/// `<index>` and the dated indices `<index>-YYYY.MM.DD`.
+pub fn template_for(index: &str) -> gomon_sink::IndexTemplate {
+    golang_template(index, &[&format!("{index}*")], TEMPLATE_VERSION)
+}
+
+impl ElasticsearchSink {
+    async fn open(
+        config: &ElasticsearchOutput,
+        data_dir: &Path,
+        setup: &SetupConfig,
+    ) -> Result<ElasticsearchSink, OutputError> {
+        let sink_config = sink_config(config, data_dir)?;
+        let index = config
+            .index
+            .clone()
+            .unwrap_or_else(|| DEFAULT_INDEX.to_owned());
+        let cluster = Cluster::with_config(&sink_config)
+            .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;
+        let naming = if setup.template_enabled {
+            match cluster
+                .set_up(&template_for(&index), setup.template_overwrite)
+                .await
+            {
+                Ok((naming, outcome)) => {
+                    tracing::info!(server = %cluster.url(), index = %index, ?naming, ?outcome, "index template checked");
+                    naming
+                }
+                Err(e) => {
+                    // The server may come up later: the sink retries, and
+                    // dated indices need nothing installed to accept writes.
+                    tracing::warn!(server = %cluster.url(), error = %redact(&e.to_string(), config),
+                        "cannot set up the index template now; writing to dated indices (run `gomon setup` later)");
+                    TargetNaming::DatedIndices
+                }
+            }
+        } else {
+            TargetNaming::DatedIndices
+        };
+        let dead_letters = sink_config.dead_letter_path.clone().unwrap_or_default();
+        let hosts = sink_config.hosts.clone();
+        let sink = BulkSink::start(sink_config)
+            .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;
         Ok(ElasticsearchSink {
-            clusters,
-            index: config
-                .index
-                .clone()
-                .unwrap_or_else(|| "gomon-golang".to_owned()),
-            next: 0,
+            sink,
+            index,
+            naming,
+            hosts,
+            dead_letters,
         })
     }
 
-    /// The index a document goes to: `<index>-YYYY.MM.DD` from its `@timestamp`.
-    fn index_for(&self, doc: &Value) -> String {
-        let day = doc["@timestamp"]
-            .as_str()
-            .and_then(|t| t.get(..10))
-            .unwrap_or("1970-01-01");
-        format!("{}-{}", self.index, day.replace('-', "."))
+    /// Where a document goes: the data stream, or the dated index of its `@timestamp`.
+    fn target_for(&self, doc: &Value) -> String {
+        match self.naming {
+            TargetNaming::DataStream => self.index.clone(),
+            TargetNaming::DatedIndices => {
+                let day = doc["@timestamp"]
+                    .as_str()
+                    .and_then(|t| t.get(..10))
+                    .unwrap_or("1970-01-01");
+                format!("{}-{}", self.index, day.replace('-', "."))
+            }
+        }
     }
 
     async fn write(&mut self, docs: &[Value], registry: &Registry) {
-        let mut pending: Vec<&Value> = docs.iter().collect();
-        for attempt in 1..=ATTEMPTS {
-            let mut batch = BulkBatch::default();
-            let mut in_batch = Vec::new();
-            for doc in &pending {
-                let Ok(bytes) = serde_json::to_vec(doc) else {
-                    registry.output.failed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                let id = document_id(doc);
-                if batch
-                    .push(Op::Create, &self.index_for(doc), Some(&id), &bytes)
-                    .is_ok()
-                {
-                    in_batch.push(*doc);
-                } else {
-                    registry.output.failed.fetch_add(1, Ordering::Relaxed);
-                }
+        for doc in docs {
+            let Ok(bytes) = serde_json::to_vec(doc) else {
+                registry.output.failed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
+            let document = Document::create(self.target_for(doc), bytes).with_id(document_id(doc));
+            // Waits while the sink's queue is full: back-pressure to the fetchers.
+            if let Err(e) = self.sink.send(document).await {
+                tracing::error!(error = %e, "document refused by the sink");
+                registry.output.failed.fetch_add(1, Ordering::Relaxed);
             }
-            if batch.is_empty() {
-                return;
-            }
-            let cluster = &self.clusters[self.next % self.clusters.len()];
-            self.next += 1;
-            match cluster.bulk(&batch).await {
-                Ok(outcome) => {
-                    registry
-                        .output
-                        .acked
-                        .fetch_add(outcome.delivered as u64, Ordering::Relaxed);
-                    registry
-                        .output
-                        .duplicates
-                        .fetch_add(outcome.duplicates as u64, Ordering::Relaxed);
-                    registry
-                        .output
-                        .write_bytes
-                        .fetch_add(batch.body().len() as u64, Ordering::Relaxed);
-                    let mut retry = Vec::new();
-                    for failure in outcome.failed {
-                        if failure.status == 429 || failure.status >= 500 {
-                            retry.push(in_batch[failure.position]);
-                        } else {
-                            tracing::warn!(server = %cluster.url(), status = failure.status, reason = %failure.reason, "document refused");
-                            registry.output.failed.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    if retry.is_empty() {
-                        return;
-                    }
-                    pending = retry;
-                }
-                Err(e) => {
-                    tracing::warn!(server = %cluster.url(), attempt, error = %e, "bulk request failed");
-                    pending = in_batch;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
         }
-        registry
-            .output
-            .failed
-            .fetch_add(pending.len() as u64, Ordering::Relaxed);
-        tracing::error!(
-            documents = pending.len(),
-            "documents not delivered after {ATTEMPTS} attempts"
-        );
+        publish(&self.sink.metrics(), registry);
     }
+
+    async fn close(self, deadline: Duration, registry: &Registry) -> u64 {
+        let report = self.sink.shutdown(deadline).await;
+        publish(&report.metrics, registry);
+        report.lost
+    }
+}
+
+/// Copies the sink's counters into gomon's own (served at `/debug/vars`).
+fn publish(m: &SinkMetricsSnapshot, registry: &Registry) {
+    let o = &registry.output;
+    o.acked.store(m.events_acked, Ordering::Relaxed);
+    o.duplicates.store(m.events_duplicates, Ordering::Relaxed);
+    o.dead_lettered
+        .store(m.events_dead_lettered, Ordering::Relaxed);
+    o.failed
+        .store(m.events_failed + m.events_lost, Ordering::Relaxed);
+    o.write_bytes.store(m.bytes_compressed, Ordering::Relaxed);
 }
 
 fn redact(text: &str, config: &ElasticsearchOutput) -> String {
@@ -189,10 +252,13 @@ pub fn document_id(doc: &Value) -> String {
 
 impl Output {
     /// Opens the output `config` selects; the file store at `default_dir`
-    /// when none is configured.
-    pub fn open(config: &Config, default_dir: &std::path::Path) -> Result<Output, OutputError> {
+    /// when none is configured. For Elasticsearch, checks the index template
+    /// first (`setup.template.enabled`, on by default, as in Beats).
+    pub async fn open(config: &Config, default_dir: &Path) -> Result<Output, OutputError> {
         if let Some(es) = &config.output.elasticsearch {
-            return Ok(Output::Elasticsearch(ElasticsearchSink::new(es)?));
+            return Ok(Output::Elasticsearch(
+                ElasticsearchSink::open(es, default_dir, &config.setup).await?,
+            ));
         }
         if let Some(console) = &config.output.console {
             return Ok(Output::Console(console.clone()));
@@ -222,15 +288,17 @@ impl Output {
             Output::File(Some(store)) => format!("file store {}", store.current_file().display()),
             Output::File(None) => "file store (closed)".to_owned(),
             Output::Console(_) => "stdout".to_owned(),
-            Output::Elasticsearch(es) => format!(
-                "elasticsearch {} (index {}-YYYY.MM.DD)",
-                es.clusters
-                    .iter()
-                    .map(Cluster::url)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                es.index
-            ),
+            Output::Elasticsearch(es) => {
+                let target = match es.naming {
+                    TargetNaming::DataStream => format!("data stream {}", es.index),
+                    TargetNaming::DatedIndices => format!("dated indices {}-YYYY.MM.DD", es.index),
+                };
+                format!(
+                    "elasticsearch {} ({target}; dead letters in {})",
+                    es.hosts.join(", "),
+                    es.dead_letters.display()
+                )
+            }
         }
     }
 
@@ -287,6 +355,15 @@ impl Output {
                 let _ = out.flush();
             }
             Output::Elasticsearch(es) => es.write(&docs, registry).await,
+        }
+    }
+
+    /// Flushes and closes; returns how many documents could not be
+    /// delivered before `deadline` (only the Elasticsearch output queues).
+    pub async fn close(self, deadline: Duration, registry: &Registry) -> u64 {
+        match self {
+            Output::Elasticsearch(es) => es.close(deadline, registry).await,
+            Output::File(_) | Output::Console(_) => 0,
         }
     }
 }

@@ -66,7 +66,7 @@ pub use metrics::{LastError, SinkMetricsSnapshot};
 pub use response::{ItemResult, parse_bulk_response};
 pub use retry::{ItemAction, RetryPolicy};
 pub use service::{BulkSink, DocumentSender, DrainReport};
-pub use setup::{IndexTemplate, TargetNaming, TemplateOutcome, dated_index, golang_template};
+pub use setup::{IndexTemplate, TargetNaming, TemplateOutcome, dated_index, typed_properties};
 pub use tls::TlsSettings;
 
 /// Everything that can go wrong in the sink.

@@ -14,7 +14,7 @@ import (
 var (
 	entries  = flag.Int("entries", 400, "cache capacity (entries)")
 	entryKB  = flag.Int("entry-kb", 64, "size of one entry (KiB)")
-	fillTime = flag.Duration("fill", 40*time.Second, "time to fill the cache")
+	fillTime = flag.Duration("fill", 20*time.Second, "time to fill the cache")
 )
 
 func main() {
@@ -36,8 +36,9 @@ func main() {
 				cache[next%len(cache)] = entry
 				next++
 			}
-			// Request garbage, so the heap saw-tooths as in a real service.
-			for j := 0; j < 8; j++ {
+			// Request garbage (about 10 MB/s), so the heap saw-tooths and
+			// the collector runs every few seconds, as in a real service.
+			for j := 0; j < 32; j++ {
 				_ = make([]byte, 16<<10)
 			}
 			svc.CacheSize(int64(len(cache)))

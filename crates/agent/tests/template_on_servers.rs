@@ -2,17 +2,28 @@
 //! idempotently, newer ones kept, and the mapping types of a heap-shaped
 //! document checked after indexing it.
 
-mod support;
-
 use std::time::{Duration, SystemTime};
 
+use gomon_agent::template::golang_template;
 use gomon_sink::{
     BulkSink, Cluster, Document, SinkConfig, TargetNaming, TemplateOutcome, dated_index,
-    golang_template,
 };
 use gomon_testrig::engines;
 use serde_json::{Value, json};
-use support::{delete_index, unique};
+
+async fn delete_index(cluster: &Cluster, index: &str) {
+    let _ = cluster
+        .client()
+        .indices()
+        .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[index]))
+        .send()
+        .await;
+}
+
+/// A unique name for this test process and purpose.
+fn unique(purpose: &str) -> String {
+    format!("gomon-agent-{purpose}-{}", std::process::id())
+}
 
 /// A document shaped like gomon's `golang.heap` and `golang.<ns>` output.
 fn heap_document() -> Value {
@@ -170,7 +181,7 @@ async fn the_golang_template_is_installed_once_and_types_a_heap_document_on_both
             .send()
             .await;
         engine.record(
-            "sink::golang_template",
+            "agent::golang_template",
             &format!(
                 "{:?} {}: template installed once, newer kept, {naming:?}, {} field types checked",
                 info.kind,
