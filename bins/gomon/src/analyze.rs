@@ -51,28 +51,52 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
     Ok((number * factor) as u64)
 }
 
-/// Reads the documents of the file store the configuration (or `--data`) points at.
-fn read_documents(request: &Request) -> Result<(Vec<Value>, String), String> {
-    let (dir, filename) = match &request.config {
-        Some(path) => {
-            let config = Config::load(path).map_err(|e| e.to_string())?;
-            if config.output.elasticsearch.is_some() {
-                return Err(format!(
-                    "{}: reading from Elasticsearch is not supported by analyze yet; point it at a file store (output.file or --data)",
-                    path.display()
-                ));
-            }
-            match config.output.file {
-                Some(file) => (file.path, file.filename),
-                None => (
-                    request
-                        .data
-                        .clone()
-                        .unwrap_or_else(gomon_agent::default_data_dir),
-                    "gomon".to_owned(),
-                ),
-            }
+/// Reads the stored documents: from Elasticsearch when the configuration's
+/// output is Elasticsearch (a filtered, paged search), else from the file
+/// store the configuration (or `--data`) points at.
+async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), String> {
+    let config = request
+        .config
+        .as_deref()
+        .map(Config::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    if let Some(es) = config
+        .as_ref()
+        .and_then(|c| c.output.elasticsearch.as_ref())
+    {
+        let sink = gomon_agent::output::sink_config(es, &gomon_agent::default_data_dir())
+            .map_err(|e| e.to_string())?;
+        let cluster = gomon_sink::Cluster::with_config(&sink).map_err(|e| e.to_string())?;
+        let index = es
+            .index
+            .clone()
+            .unwrap_or_else(|| gomon_agent::output::DEFAULT_INDEX.to_owned());
+        let query = gomon_agent::history::HistoryQuery {
+            targets: request.targets.clone(),
+            since: request.since.map(|d| SystemTime::now() - d),
+            label_variable: request
+                .compare_by
+                .as_deref()
+                .and_then(|b| b.strip_prefix("expvar:"))
+                .map(str::to_owned),
+        };
+        let docs =
+            gomon_agent::history::read_elasticsearch(&cluster, &index, &query, |read, total| {
+                eprintln!("gomon: read {read} of {total} documents from {index}*");
+            })
+            .await?;
+        if docs.is_empty() {
+            return Err(format!(
+                "no documents in {index}* on {} (run `gomon run` first)",
+                cluster.url()
+            ));
         }
+        let source = format!("{} {index}* ({} documents)", cluster.url(), docs.len());
+        return Ok((docs, source));
+    }
+    let (dir, filename) = match config.and_then(|c| c.output.file) {
+        Some(file) => (file.path, file.filename),
         None => (
             request
                 .data
@@ -189,8 +213,8 @@ fn print_comparison(c: &Comparison) {
 }
 
 /// Runs the analysis; `Err` carries the message for a non-zero exit.
-pub(crate) fn run(request: Request) -> Result<(), String> {
-    let (docs, source) = read_documents(&request)?;
+pub(crate) async fn run(request: Request) -> Result<(), String> {
+    let (docs, source) = read_documents(&request).await?;
     eprintln!("gomon: analyzing {source}");
     let docs = keep(&request, docs);
     let thresholds = Thresholds {

@@ -244,18 +244,21 @@ fn main() -> ExitCode {
                 compare_by,
                 baseline,
                 min_span,
-            } => analyze::run(analyze::Request {
-                config,
-                data,
-                targets,
-                since,
-                json,
-                fail_on,
-                memory_limit,
-                compare_by,
-                baseline,
-                min_span,
-            }),
+            } => {
+                analyze::run(analyze::Request {
+                    config,
+                    data,
+                    targets,
+                    since,
+                    json,
+                    fail_on,
+                    memory_limit,
+                    compare_by,
+                    baseline,
+                    min_span,
+                })
+                .await
+            }
             Command::Setup { config, overwrite } => setup(&config, overwrite).await,
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,

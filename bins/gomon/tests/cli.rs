@@ -474,3 +474,133 @@ fn setup_installs_the_template_once_and_test_output_reports_the_server() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The recorded four-minute run of the five example apps.
+fn recorded_run() -> Vec<Value> {
+    let text = std::fs::read_to_string(repo("crates/analyze/tests/fixtures/five-apps-240s.ndjson"))
+        .unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn verdicts(report: &str) -> Vec<(String, String)> {
+    let report: Value = serde_json::from_str(report).unwrap();
+    let mut out: Vec<(String, String)> = report["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["target"].as_str().unwrap().to_owned(),
+                a["verdict"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn analyze_gives_the_same_verdicts_from_the_file_store_and_from_both_engines() {
+    let docs = recorded_run();
+    let dir = temp_dir("analyze-es");
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(
+        repo("crates/analyze/tests/fixtures/five-apps-240s.ndjson"),
+        store.join("gomon.ndjson"),
+    )
+    .unwrap();
+    let from_file = gomon()
+        .args(["analyze", "--json", "--data"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{}", text(&from_file).1);
+    let expected = verdicts(&text(&from_file).0);
+    assert_eq!(expected.len(), 5);
+
+    for engine in engines() {
+        let index = format!("gomon-history-{}", std::process::id());
+        let config = write_config(
+            &dir,
+            &["127.0.0.1:1"],
+            &format!(
+                "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\n",
+                engine.url
+            ),
+        );
+        // Store the recorded documents the way `gomon run` does.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let es = gomon_agent::config::Config::load(&config)
+                .unwrap()
+                .output
+                .elasticsearch
+                .unwrap();
+            let sink_config = gomon_agent::output::sink_config(&es, &dir).unwrap();
+            let cluster = gomon_sink::Cluster::with_config(&sink_config).unwrap();
+            let (naming, _) = cluster
+                .set_up(&gomon_agent::output::template_for(&index), false)
+                .await
+                .unwrap();
+            let sink = gomon_sink::BulkSink::start(sink_config).unwrap();
+            for doc in &docs {
+                let target = match naming {
+                    gomon_sink::TargetNaming::DataStream => index.clone(),
+                    gomon_sink::TargetNaming::DatedIndices => format!("{index}-2026.11.25"),
+                };
+                let bytes = serde_json::to_vec(doc).unwrap();
+                let id = gomon_agent::output::document_id(doc);
+                sink.send(gomon_sink::Document::create(target, bytes).with_id(id))
+                    .await
+                    .unwrap();
+            }
+            let report = sink.shutdown(std::time::Duration::from_secs(30)).await;
+            assert_eq!(report.lost, 0);
+            assert_eq!(
+                report.metrics.events_acked,
+                docs.len() as u64,
+                "{:?}",
+                report.metrics
+            );
+        });
+        let _ = Command::new("curl")
+            .args(["-s", "-XPOST"])
+            .arg(format!("{}/{index}*/_refresh", engine.url))
+            .output();
+
+        let from_es = gomon()
+            .args(["analyze", "--json", "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&from_es);
+        assert!(from_es.status.success(), "{:?}: {stderr}", engine.kind);
+        assert!(
+            stderr.contains(&format!("read 2400 of 2400 documents from {index}*")),
+            "{stderr}"
+        );
+        assert_eq!(verdicts(&stdout), expected, "{:?}", engine.kind);
+
+        for path in [
+            format!("_data_stream/{index}"),
+            format!("{index}*"),
+            format!("_index_template/{index}"),
+        ] {
+            let _ = Command::new("curl")
+                .args(["-s", "-XDELETE"])
+                .arg(format!("{}/{path}", engine.url))
+                .output();
+        }
+        engine.record(
+            "cli::analyze_from_elasticsearch",
+            "2400 recorded documents, same 5 verdicts as the file store",
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

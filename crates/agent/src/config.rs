@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use ::config::FileFormat;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 

@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod document;
+pub mod history;
 pub mod output;
 pub mod selfmon;
 pub mod store;

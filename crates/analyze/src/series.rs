@@ -142,9 +142,11 @@ pub fn troughs(samples: &[Sample], window: usize) -> Vec<(f64, f64)> {
 /// The samples taken just after a collection (the GC count moved since the
 /// previous sample) are the closest to the live heap: HeapAlloc there is
 /// what survived plus at most one period of allocation. When there are
-/// enough of them (8 or more), their windowed minima are used; otherwise
-/// (a program that rarely collects) the windowed minima of all samples,
-/// about 40 windows.
+/// enough of them (8 or more), the minima of about 20 windows of them are
+/// used: a program that collects many times a second is caught anywhere on
+/// its saw-tooth, and the minimum of several samples is close to the
+/// trough. Otherwise (a program that rarely collects) the minima of about
+/// 40 windows of all samples.
 pub fn live_heap_points(samples: &[Sample]) -> Vec<(f64, f64)> {
     let post_gc: Vec<Sample> = samples
         .windows(2)
@@ -152,7 +154,7 @@ pub fn live_heap_points(samples: &[Sample]) -> Vec<(f64, f64)> {
         .map(|w| w[1].clone())
         .collect();
     if post_gc.len() >= 8 {
-        troughs(&post_gc, (post_gc.len() / 40).max(1))
+        troughs(&post_gc, (post_gc.len() / 20).max(1))
     } else {
         troughs(samples, (samples.len() / 40).max(3))
     }

@@ -200,12 +200,16 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
     evidence.live_heap_end_bytes = at(t1).max(0.0);
     evidence.growth_mb_per_hour = overall.map_or(0.0, |tr| tr.slope * 3600.0 / MB);
 
-    // Head: the first quarter of the time; tail: the last third.
-    let head: Vec<(f64, f64)> = points
+    // Head: the first tenth of the time (at least two points), the level
+    // the process started from; tail: the last third.
+    let mut head: Vec<(f64, f64)> = points
         .iter()
         .copied()
-        .filter(|p| p.0 <= t0 + (t1 - t0) / 4.0)
+        .filter(|p| p.0 <= t0 + (t1 - t0) / 10.0)
         .collect();
+    if head.len() < 2 {
+        head = points.iter().copied().take(2).collect();
+    }
     let tail: Vec<(f64, f64)> = points
         .iter()
         .copied()

@@ -17,6 +17,10 @@ var (
 	fillTime = flag.Duration("fill", 20*time.Second, "time to fill the cache")
 )
 
+// garbage is package-level so that the compiler cannot keep the request
+// buffers on the stack: they must be collected from the heap.
+var garbage []byte
+
 func main() {
 	svc, addr := demo.Setup("cache")
 	cache := make([][]byte, 0, *entries)
@@ -39,7 +43,7 @@ func main() {
 			// Request garbage (about 10 MB/s), so the heap saw-tooths and
 			// the collector runs every few seconds, as in a real service.
 			for j := 0; j < 32; j++ {
-				_ = make([]byte, 16<<10)
+				garbage = make([]byte, 16<<10)
 			}
 			svc.CacheSize(int64(len(cache)))
 			svc.Work(1, time.Since(start))

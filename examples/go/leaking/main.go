@@ -14,6 +14,10 @@ import (
 
 var leakRate = flag.Int("leak-bytes", 64<<10, "bytes leaked every 100 ms")
 
+// garbage is package-level so that the compiler cannot keep the short-lived
+// buffers on the stack: they must be collected from the heap.
+var garbage []byte
+
 func main() {
 	svc, addr := demo.Setup("leaking")
 	sessions := map[string][]byte{}
@@ -26,7 +30,7 @@ func main() {
 			sessions[fmt.Sprintf("session-%d", n)] = make([]byte, *leakRate)
 			// Some short-lived garbage too, so the heap saw-tooths.
 			for j := 0; j < 16; j++ {
-				_ = make([]byte, 8192)
+				garbage = make([]byte, 8192)
 			}
 			svc.CacheSize(int64(len(sessions)))
 			svc.Work(1, time.Since(start))
