@@ -52,8 +52,9 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 }
 
 /// Reads the stored documents: from Elasticsearch when the configuration's
-/// output is Elasticsearch (a filtered, paged search), else from the file
-/// store the configuration (or `--data`) points at.
+/// output is Elasticsearch (per-target date-histogram aggregations, not a
+/// download), else from the file store the configuration (or `--data`)
+/// points at.
 async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), String> {
     let config = request
         .config
@@ -82,8 +83,10 @@ async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), Strin
                 .map(str::to_owned),
         };
         let docs =
-            gomon_agent::history::read_elasticsearch(&cluster, &index, &query, |read, total| {
-                eprintln!("gomon: read {read} of {total} documents from {index}*");
+            gomon_agent::history::read_heap_history(&cluster, &index, &query, |done, targets| {
+                eprintln!(
+                    "gomon: read the heap history of {done} of {targets} targets from {index}*"
+                );
             })
             .await?;
         if docs.is_empty() {
@@ -92,7 +95,7 @@ async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), Strin
                 cluster.url()
             ));
         }
-        let source = format!("{} {index}* ({} documents)", cluster.url(), docs.len());
+        let source = format!("{} {index}* ({} time buckets)", cluster.url(), docs.len());
         return Ok((docs, source));
     }
     let (dir, filename) = match config.and_then(|c| c.output.file) {

@@ -582,10 +582,43 @@ fn analyze_gives_the_same_verdicts_from_the_file_store_and_from_both_engines() {
         let (stdout, stderr) = text(&from_es);
         assert!(from_es.status.success(), "{:?}: {stderr}", engine.kind);
         assert!(
-            stderr.contains(&format!("read 2400 of 2400 documents from {index}*")),
+            stderr.contains(&format!(
+                "read the heap history of 5 of 5 targets from {index}*"
+            )),
             "{stderr}"
         );
         assert_eq!(verdicts(&stdout), expected, "{:?}", engine.kind);
+
+        // Versions compared from the aggregated labels, as from the file store.
+        let by_version = gomon()
+            .args([
+                "analyze",
+                "--json",
+                "--compare-by",
+                "expvar:app.version",
+                "-c",
+            ])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_str(&text(&by_version).0).unwrap();
+        let groups: Vec<(&str, u64)> = report["comparison"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["label"].as_str().unwrap(),
+                    g["lifetimes"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            vec![("1.0.0", 4), ("2.0.0", 1)],
+            "{:?}",
+            engine.kind
+        );
 
         for path in [
             format!("_data_stream/{index}"),

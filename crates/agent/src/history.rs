@@ -1,6 +1,5 @@
-//! Reading stored documents back, for `gomon analyze`: from the file store,
-//! or from Elasticsearch/OpenSearch with a filtered, paged search that
-//! brings only the fields the analysis reads.
+//! Reading the stored heap history back from Elasticsearch/OpenSearch for
+//! `gomon analyze`, with aggregations rather than a download of documents.
 
 use std::time::SystemTime;
 
@@ -18,100 +17,242 @@ pub struct HistoryQuery {
     pub label_variable: Option<String>,
 }
 
-/// The `golang.heap` fields the analysis reads, plus what identifies a document.
-const FIELDS: &[&str] = &[
-    "@timestamp",
-    "metricset.name",
-    "service.address",
-    "error.message",
-    "golang.heap.cmdline",
-    "golang.heap.restarted",
-    "golang.heap.allocations.allocated",
-    "golang.heap.gc.next_gc_limit",
-    "golang.heap.gc.total_count",
-    "golang.heap.gc.cpu_fraction",
-    "golang.heap.gc.pause.p99",
-    "golang.heap.rate",
-];
+/// Bucket count aimed at per target: fine enough to keep every sample of a
+/// few hours of 1 s data, coarse enough that days of data stay one request.
+const BUCKETS: u64 = 2000;
 
-/// Documents per page.
-const PAGE: usize = 2000;
+async fn search(cluster: &Cluster, pattern: &str, body: Value) -> Result<Value, String> {
+    let response = cluster
+        .client()
+        .search(elasticsearch::SearchParts::Index(&[pattern]))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("{}: search of {pattern} failed: {e}", cluster.url()))?;
+    let status = response.status_code().as_u16();
+    let body: Value = response.json().await.map_err(|e| {
+        format!(
+            "{}: search of {pattern}: unreadable answer: {e}",
+            cluster.url()
+        )
+    })?;
+    if status != 200 {
+        let reason = body["error"]["reason"]
+            .as_str()
+            .map_or_else(|| body.to_string(), str::to_owned);
+        return Err(format!(
+            "{}: search of {pattern} answered {status}: {reason}",
+            cluster.url()
+        ));
+    }
+    Ok(body)
+}
 
-/// The search body of one page.
-fn search_body(query: &HistoryQuery, after: Option<&Value>) -> Value {
-    let mut filter = vec![json!({"terms": {"metricset.name": ["heap", "expvar"]}})];
+fn base_filter(query: &HistoryQuery, metricset: &str) -> Vec<Value> {
+    let mut filter = vec![json!({"term": {"metricset.name": metricset}})];
     if !query.targets.is_empty() {
         filter.push(json!({"terms": {"service.address": query.targets}}));
     }
     if let Some(since) = query.since {
         filter.push(json!({"range": {"@timestamp": {"gte": humantime::format_rfc3339_millis(since).to_string()}}}));
     }
-    let mut fields: Vec<String> = FIELDS.iter().map(|f| (*f).to_owned()).collect();
-    if let Some(variable) = &query.label_variable {
-        fields.push(format!("golang.*.{variable}"));
-    }
-    let mut body = json!({
-        "size": PAGE,
-        "track_total_hits": true,
-        "_source": fields,
-        "query": {"bool": {"filter": filter}},
-        // One document per target, metric set and timestamp: a total order
-        // for search_after, on fields gomon's template maps as keyword/date.
-        "sort": [{"@timestamp": "asc"}, {"service.address": "asc"}, {"metricset.name": "asc"}],
-    });
-    if let Some(after) = after {
-        body["search_after"] = after.clone();
-    }
-    body
+    filter
 }
 
-/// Reads the documents matching `query` from `<index>*`, page by page;
-/// `progress(read, total)` is called after each page.
-pub async fn read_elasticsearch(
+/// The aggregations of one target's heap history: per time bucket, the
+/// lowest HeapAlloc (what the live-heap estimate needs), the highest GC
+/// count, GC limit, CPU fraction and p99 pause, the mean rates, whether a
+/// restart was seen, and the command line.
+fn heap_buckets_body(query: &HistoryQuery, target: &str, interval_ms: u64) -> Value {
+    let mut filter = base_filter(query, "heap");
+    filter.push(json!({"term": {"service.address": target}}));
+    json!({
+        "size": 0,
+        "query": {"bool": {"filter": filter, "must_not": [{"exists": {"field": "error.message"}}]}},
+        "aggs": {"t": {
+            "date_histogram": {"field": "@timestamp", "fixed_interval": format!("{interval_ms}ms"), "min_doc_count": 1},
+            "aggs": {
+                "allocated": {"min": {"field": "golang.heap.allocations.allocated"}},
+                "next_gc": {"max": {"field": "golang.heap.gc.next_gc_limit"}},
+                "gc_count": {"max": {"field": "golang.heap.gc.total_count"}},
+                "cpu": {"max": {"field": "golang.heap.gc.cpu_fraction"}},
+                "p99": {"max": {"field": "golang.heap.gc.pause.p99.ns"}},
+                "alloc_rate": {"avg": {"field": "golang.heap.rate.allocated_bytes_per_sec"}},
+                "gc_rate": {"avg": {"field": "golang.heap.rate.gc_cycles_per_sec"}},
+                "restarted": {"filter": {"term": {"golang.heap.restarted": true}}},
+                "cmdline": {"terms": {"field": "golang.heap.cmdline", "size": 1}},
+            }
+        }}
+    })
+}
+
+/// One bucket as a `golang.heap` document of the stored shape, so that the
+/// analysis reads aggregated and raw history alike.
+fn bucket_document(target: &str, bucket: &Value) -> Option<Value> {
+    let number = |name: &str| bucket[name]["value"].as_f64();
+    let mut heap = json!({
+        "cmdline": bucket["cmdline"]["buckets"][0]["key"].as_str().unwrap_or_default(),
+        "restarted": bucket["restarted"]["doc_count"].as_u64().unwrap_or(0) > 0,
+        "allocations": {"allocated": number("allocated")? as u64},
+        "gc": {
+            "next_gc_limit": number("next_gc").unwrap_or(0.0) as u64,
+            "total_count": number("gc_count").unwrap_or(0.0) as u64,
+            "cpu_fraction": number("cpu").unwrap_or(0.0),
+        },
+    });
+    if let Some(p99) = number("p99") {
+        heap["gc"]["pause"] = json!({"p99": {"ns": p99 as u64}});
+    }
+    let mut rate = serde_json::Map::new();
+    if let Some(r) = number("alloc_rate") {
+        rate.insert("allocated_bytes_per_sec".to_owned(), json!(r));
+    }
+    if let Some(r) = number("gc_rate") {
+        rate.insert("gc_cycles_per_sec".to_owned(), json!(r));
+    }
+    if !rate.is_empty() {
+        heap["rate"] = Value::Object(rate);
+    }
+    Some(json!({
+        "@timestamp": bucket["key_as_string"].as_str()?,
+        "metricset": {"name": "heap"},
+        "service": {"address": target},
+        "golang": {"heap": heap},
+    }))
+}
+
+/// Reads the heap history of every matching target from `<index>*` with
+/// aggregations, not by downloading documents: one query lists the targets
+/// with their time range and period, then per target a date histogram with
+/// about [`BUCKETS`] buckets (one sample each at the collection period for
+/// a few hours of data; the lowest HeapAlloc of each bucket beyond that).
+/// With `label_variable`, each target's values of `golang.<ns>.<variable>`
+/// come along as small expvar documents. `progress(done, targets)` is
+/// called after each target.
+pub async fn read_heap_history(
     cluster: &Cluster,
     index: &str,
     query: &HistoryQuery,
-    mut progress: impl FnMut(usize, u64),
+    mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Value>, String> {
     let pattern = format!("{index}*");
+    let overview = search(
+        cluster,
+        &pattern,
+        json!({
+            "size": 0,
+            "query": {"bool": {"filter": base_filter(query, "heap")}},
+            "aggs": {"targets": {
+                "terms": {"field": "service.address", "size": 10_000},
+                "aggs": {
+                    "first": {"min": {"field": "@timestamp"}},
+                    "last": {"max": {"field": "@timestamp"}},
+                    "period": {"min": {"field": "metricset.period"}},
+                }
+            }}
+        }),
+    )
+    .await?;
+    let targets = overview["aggregations"]["targets"]["buckets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let mut docs = Vec::new();
-    let mut after: Option<Value> = None;
-    loop {
-        let response = cluster
-            .client()
-            .search(elasticsearch::SearchParts::Index(&[&pattern]))
-            .body(search_body(query, after.as_ref()))
-            .send()
-            .await
-            .map_err(|e| format!("{}: search of {pattern} failed: {e}", cluster.url()))?;
-        let status = response.status_code().as_u16();
-        let body: Value = response.json().await.map_err(|e| {
-            format!(
-                "{}: search of {pattern}: unreadable answer: {e}",
-                cluster.url()
-            )
-        })?;
-        if status != 200 {
-            let reason = body["error"]["reason"]
-                .as_str()
-                .map_or_else(|| body.to_string(), str::to_owned);
-            return Err(format!(
-                "{}: search of {pattern} answered {status}: {reason}",
-                cluster.url()
-            ));
+    for (done, target) in targets.iter().enumerate() {
+        let Some(address) = target["key"].as_str() else {
+            continue;
+        };
+        let span_ms = target["last"]["value"].as_f64().unwrap_or(0.0)
+            - target["first"]["value"].as_f64().unwrap_or(0.0);
+        let period_ms = target["period"]["value"]
+            .as_f64()
+            .unwrap_or(1000.0)
+            .max(1.0);
+        let interval_ms = (period_ms as u64)
+            .max((span_ms / BUCKETS as f64).ceil() as u64)
+            .max(1);
+        let answer = search(
+            cluster,
+            &pattern,
+            heap_buckets_body(query, address, interval_ms),
+        )
+        .await?;
+        let buckets = answer["aggregations"]["t"]["buckets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        docs.extend(buckets.iter().filter_map(|b| bucket_document(address, b)));
+        if let Some(variable) = &query.label_variable {
+            docs.extend(labels(cluster, &pattern, query, address, variable).await?);
         }
-        let total = body["hits"]["total"]["value"].as_u64().unwrap_or(0);
-        let hits = body["hits"]["hits"].as_array().cloned().unwrap_or_default();
-        let last_sort = hits.last().map(|h| h["sort"].clone());
-        let count = hits.len();
-        docs.extend(hits.into_iter().map(|mut h| h["_source"].take()));
-        progress(docs.len(), total);
-        match last_sort {
-            Some(sort) if count == PAGE => after = Some(sort),
-            _ => break,
-        }
+        progress(done + 1, targets.len());
     }
     Ok(docs)
+}
+
+/// The values of an expvar variable for one target, each as two expvar
+/// documents (at its first and last time), enough for
+/// `gomon_analyze::label_of`.
+async fn labels(
+    cluster: &Cluster,
+    pattern: &str,
+    query: &HistoryQuery,
+    target: &str,
+    variable: &str,
+) -> Result<Vec<Value>, String> {
+    let mut filter = base_filter(query, "expvar");
+    filter.push(json!({"term": {"service.address": target}}));
+    let datasets = search(
+        cluster,
+        pattern,
+        json!({"size": 0, "query": {"bool": {"filter": filter.clone()}},
+               "aggs": {"ns": {"terms": {"field": "event.dataset", "size": 10}}}}),
+    )
+    .await?;
+    let mut out = Vec::new();
+    for ns in datasets["aggregations"]["ns"]["buckets"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        let Some(namespace) = ns["key"].as_str().and_then(|d| d.strip_prefix("golang.")) else {
+            continue;
+        };
+        let field = format!("golang.{namespace}.{variable}");
+        let values = search(
+            cluster,
+            pattern,
+            json!({"size": 0, "query": {"bool": {"filter": filter.clone()}},
+                   "aggs": {"v": {"terms": {"field": field, "size": 100},
+                                  "aggs": {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}}}}}),
+        )
+        .await?;
+        for value in values["aggregations"]["v"]["buckets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let label = value["key_as_string"]
+                .clone()
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| value["key"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| value["key"].to_string());
+            for edge in ["first", "last"] {
+                if let Some(t) = value[edge]["value_as_string"].as_str() {
+                    let mut vars = serde_json::Map::new();
+                    vars.insert(variable.to_owned(), json!(label));
+                    out.push(json!({
+                        "@timestamp": t,
+                        "metricset": {"name": "expvar"},
+                        "service": {"address": target},
+                        "golang": {namespace: vars},
+                    }));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -119,25 +260,49 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_search_filters_targets_and_time_and_pages_with_search_after() {
+    fn a_bucket_becomes_a_heap_document_the_analysis_reads() {
+        let bucket = json!({
+            "key_as_string": "2026-11-25T15:35:10.000Z",
+            "allocated": {"value": 1515992.0},
+            "next_gc": {"value": 4194304.0},
+            "gc_count": {"value": 3.0},
+            "cpu": {"value": 0.0002},
+            "p99": {"value": null},
+            "alloc_rate": {"value": 1000.5},
+            "gc_rate": {"value": null},
+            "restarted": {"doc_count": 1},
+            "cmdline": {"buckets": [{"key": "./steady -v 1"}]},
+        });
+        let doc = bucket_document("steady:6060", &bucket).unwrap();
+        assert_eq!(doc["golang"]["heap"]["allocations"]["allocated"], 1515992);
+        assert_eq!(doc["golang"]["heap"]["restarted"], true);
+        assert_eq!(
+            doc["golang"]["heap"]["rate"],
+            json!({"allocated_bytes_per_sec": 1000.5})
+        );
+        assert!(
+            doc["golang"]["heap"]["gc"]["pause"].is_null(),
+            "no GC in the bucket, no p99"
+        );
+        assert_eq!(doc["service"]["address"], "steady:6060");
+        let empty =
+            json!({"key_as_string": "2026-11-25T15:35:10.000Z", "allocated": {"value": null}});
+        assert!(bucket_document("x:1", &empty).is_none());
+    }
+
+    #[test]
+    fn every_filter_of_the_query_reaches_the_search() {
         let query = HistoryQuery {
             targets: vec!["a:1".to_owned()],
             since: Some(SystemTime::UNIX_EPOCH),
-            label_variable: Some("app.version".to_owned()),
+            label_variable: None,
         };
-        let body = search_body(
-            &query,
-            Some(&json!(["2026-01-01T00:00:00Z", "a:1", "heap"])),
-        );
+        let body = heap_buckets_body(&query, "a:1", 1000);
         let filter = body["query"]["bool"]["filter"].as_array().unwrap();
-        assert_eq!(filter.len(), 3);
-        assert_eq!(filter[1], json!({"terms": {"service.address": ["a:1"]}}));
-        assert_eq!(body["search_after"][1], "a:1");
-        assert!(
-            body["_source"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("golang.*.app.version"))
+        assert_eq!(filter.len(), 4, "metric set, targets, since, this target");
+        assert_eq!(
+            body["aggs"]["t"]["date_histogram"]["fixed_interval"],
+            "1000ms"
         );
     }
 }
