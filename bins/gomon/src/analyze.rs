@@ -22,6 +22,8 @@ pub(crate) struct Request {
     pub(crate) compare_by: Option<String>,
     pub(crate) baseline: Option<String>,
     pub(crate) min_span: Duration,
+    pub(crate) gc_cpu_percent: f64,
+    pub(crate) pause_p99: Duration,
 }
 
 /// Parses sizes such as `512MiB`, `1GB`, `2g`, `1048576`.
@@ -223,6 +225,8 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
     let thresholds = Thresholds {
         memory_limit: request.memory_limit,
         min_span_secs: request.min_span.as_secs_f64(),
+        gc_cpu_fraction: request.gc_cpu_percent / 100.0,
+        pause_p99_ns: u64::try_from(request.pause_p99.as_nanos()).unwrap_or(u64::MAX),
         ..Thresholds::default()
     };
     let lives = lifetimes(&docs);

@@ -177,6 +177,11 @@ pub(crate) async fn run(
                 rates: vec!["output.events.acked".to_owned()],
                 ..Default::default()
             },
+            username: None,
+            password: None,
+            bearer_token_file: None,
+            headers: Default::default(),
+            ssl: Default::default(),
         }],
         output: OutputsConfig {
             file: Some(FileOutput {

@@ -120,6 +120,12 @@ enum Command {
         /// Shortest span of data for a verdict on the heap trend.
         #[arg(long, default_value = "60s", value_parser = parse_duration)]
         min_span: Duration,
+        /// GC CPU share (percent) from which gc-pressure is reported.
+        #[arg(long, default_value_t = 1.0)]
+        gc_cpu_percent: f64,
+        /// Median per-interval p99 GC pause from which gc-pressure is reported.
+        #[arg(long, default_value = "10ms", value_parser = parse_duration)]
+        pause_p99: Duration,
     },
     /// Install the index template on the configured Elasticsearch/OpenSearch
     /// (idempotent; a newer or foreign template is kept unless --overwrite).
@@ -244,6 +250,8 @@ fn main() -> ExitCode {
                 compare_by,
                 baseline,
                 min_span,
+                gc_cpu_percent,
+                pause_p99,
             } => {
                 analyze::run(analyze::Request {
                     config,
@@ -256,6 +264,8 @@ fn main() -> ExitCode {
                     compare_by,
                     baseline,
                     min_span,
+                    gc_cpu_percent,
+                    pause_p99,
                 })
                 .await
             }

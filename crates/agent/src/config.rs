@@ -145,9 +145,67 @@ pub struct ModuleConfig {
     /// Expvar metric set settings.
     #[serde(default)]
     pub expvar: ExpvarSection,
+    /// Basic auth user for the targets (as Metricbeat's HTTP modules take it).
+    pub username: Option<String>,
+    /// Basic auth password (never printed).
+    pub password: Option<String>,
+    /// File holding a bearer token, read on every fetch (rotated tokens work).
+    pub bearer_token_file: Option<PathBuf>,
+    /// Extra request headers.
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// TLS settings for `https://` targets.
+    #[serde(default)]
+    pub ssl: SslConfig,
 }
 
 impl ModuleConfig {
+    /// The expvar target for one of `hosts`, with this module's credentials
+    /// and headers.
+    pub fn target(&self, host: &str) -> Result<gomon_expvar::Target, String> {
+        let mut target = gomon_expvar::Target::parse(host).map_err(|e| e.to_string())?;
+        match (&self.username, &self.password) {
+            (Some(user), Some(password)) => {
+                target = target
+                    .with_basic_auth(user, password)
+                    .map_err(|e| e.to_string())?;
+            }
+            (Some(_), None) => return Err("username is set but password is not".to_owned()),
+            (None, Some(_)) => return Err("password is set but username is not".to_owned()),
+            (None, None) => {}
+        }
+        if let Some(file) = &self.bearer_token_file {
+            target = target.with_bearer_token_file(file.clone());
+        }
+        for (name, value) in &self.headers {
+            target = target.with_header(name, value).map_err(|e| e.to_string())?;
+        }
+        Ok(target)
+    }
+
+    /// How `https://` targets are verified: `ssl.certificate_authorities`
+    /// (one PEM file) replaces the public roots; `ssl.verification_mode: none`
+    /// turns verification off (logged loudly by the client).
+    pub fn tls(&self) -> Result<gomon_expvar::TlsVerification, String> {
+        match (
+            self.ssl.verification_mode.as_deref(),
+            self.ssl.certificate_authorities.as_slice(),
+        ) {
+            (Some("none"), _) => Ok(gomon_expvar::TlsVerification::DangerAcceptInvalidCertificates),
+            (Some(mode), _) if mode != "full" => {
+                Err(format!("verification_mode {mode:?}: use full or none"))
+            }
+            (_, []) => Ok(gomon_expvar::TlsVerification::PublicRoots),
+            (_, [ca]) => gomon_expvar::CaCertificates::from_pem_file(ca)
+                .map(gomon_expvar::TlsVerification::CustomCa)
+                .map_err(|e| e.to_string()),
+            (_, _) => Err(
+                "certificate_authorities: give one PEM file (it may hold several certificates)"
+                    .to_owned(),
+            ),
+        }
+    }
+
     /// The metric sets this module runs.
     pub fn metric_sets(&self) -> Vec<MetricSet> {
         match &self.metricsets {
@@ -403,6 +461,11 @@ impl Config {
                 timeout: None,
                 heap: HeapSection::default(),
                 expvar: ExpvarSection::default(),
+                username: None,
+                password: None,
+                bearer_token_file: None,
+                headers: Default::default(),
+                ssl: SslConfig::default(),
             }],
             output: OutputsConfig {
                 file: Some(FileOutput {
@@ -521,9 +584,10 @@ impl Config {
                 ));
             }
             for (j, host) in m.hosts.iter().enumerate() {
-                gomon_expvar::Target::parse(host)
-                    .map_err(|e| invalid(format!("modules[{i}].hosts[{j}]"), e.to_string()))?;
+                m.target(host)
+                    .map_err(|e| invalid(format!("modules[{i}].hosts[{j}]"), e))?;
             }
+            m.tls().map_err(|e| invalid(key("ssl"), e))?;
             if m.metric_sets().contains(&MetricSet::Expvar) {
                 let ns = m.expvar.namespace.as_deref().unwrap_or_default();
                 gomon_flatten::FlattenConfig::new(ns)
@@ -575,6 +639,11 @@ impl Config {
                     "period": humantime::format_duration(m.period).to_string(),
                     "hosts": m.hosts,
                     "heap": {"path": m.heap.path},
+                    "username": m.username,
+                    "password": m.password.as_ref().map(|_| "[redacted]"),
+                    "bearer_token_file": m.bearer_token_file,
+                    "headers": m.headers.keys().collect::<Vec<_>>(),
+                    "ssl": {"certificate_authorities": m.ssl.certificate_authorities, "verification_mode": m.ssl.verification_mode},
                     "expvar": {"namespace": m.expvar.namespace, "path": m.expvar.path, "mode": m.expvar.mode,
                                "include": m.expvar.include, "exclude": m.expvar.exclude, "rates": m.expvar.rates},
                 })

@@ -164,7 +164,8 @@ impl Agent {
         let mut tasks = Vec::new();
         for module in config.modules.iter().filter(|m| m.enabled) {
             for host in &module.hosts {
-                let Ok(base) = Target::parse(host) else {
+                // Checked when the configuration was read.
+                let Ok(base) = module.target(host) else {
                     continue;
                 };
                 let path = |p: &Option<String>| p.as_deref().map(|p| base.with_path(p)).transpose();
@@ -186,6 +187,7 @@ impl Agent {
                     .unwrap_or(module.period.min(Duration::from_secs(10)));
                 let client = ExpvarClient::new(ClientConfig {
                     request_timeout: timeout,
+                    tls: module.tls().unwrap_or_default(),
                     ..client.config().clone()
                 });
                 tasks.push(tokio::spawn(run_target(

@@ -104,3 +104,34 @@ fn secrets_never_appear_in_the_redacted_config() {
     );
     assert!(text.contains("[redacted]"));
 }
+
+#[test]
+fn target_credentials_headers_and_tls_come_from_the_module() {
+    let config = parse(
+        "modules:\n- module: golang\n  hosts: [\"https://svc:8443\"]\n  username: ops\n  password: s3cret\n  headers:\n    X-Tenant: blue\n",
+    )
+    .unwrap();
+    let target = config.modules[0].target("https://svc:8443").unwrap();
+    let shown = format!("{target:?}");
+    assert!(
+        shown.contains("ops") && shown.contains("x-tenant"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(!config.redacted().to_string().contains("s3cret"));
+
+    let err = parse("modules:\n- module: golang\n  hosts: [\"https://svc:8443\"]\n  ssl.certificate_authorities: [\"/nonexistent/ca.pem\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("modules[0].ssl") && err.contains("/nonexistent/ca.pem"),
+        "{err}"
+    );
+    let err = parse("modules:\n- module: golang\n  hosts: [\"a:1\"]\n  username: ops\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("modules[0].hosts[0]: username is set but password is not"),
+        "{err}"
+    );
+}
