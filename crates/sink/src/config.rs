@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Credentials, RetryPolicy, SinkError, TlsSettings};
+use crate::{Credentials, DiskBufferConfig, RetryPolicy, SinkError, TlsSettings};
 
 /// When a batch is sent: whichever limit is reached first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,12 @@ pub struct SinkConfig {
     /// NDJSON file where refused documents are appended (created if missing).
     /// Without it, refused documents are counted and logged, then dropped.
     pub dead_letter_path: Option<PathBuf>,
+    /// A folder where every accepted document is written before it is sent
+    /// and kept until the server answered it (default none: documents wait
+    /// in memory only and are lost if the process dies). With it, `send`
+    /// waits when the buffer is full, and what a drain cannot send stays on
+    /// disk for the next sink on the same folder.
+    pub disk_buffer: Option<DiskBufferConfig>,
 }
 
 impl SinkConfig {
@@ -94,6 +100,7 @@ impl SinkConfig {
             node_revival: RetryPolicy::default(),
             compression: Compression::default(),
             dead_letter_path: None,
+            disk_buffer: None,
         }
     }
 
@@ -125,6 +132,9 @@ impl SinkConfig {
                 "timeouts",
                 "connect and request timeouts must be above zero",
             );
+        }
+        if let Some(disk) = &self.disk_buffer {
+            disk.validate()?;
         }
         Ok(())
     }

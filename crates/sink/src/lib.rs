@@ -37,8 +37,11 @@
 //! ```
 //!
 //! What is lost in each situation is written down in `docs/reliability.md`
-//! of the gomon repository. Not here yet: the disk buffer (documents queued
-//! in memory are lost if the process dies).
+//! of the gomon repository. With [`SinkConfig::disk_buffer`] set, every
+//! accepted document is first appended to a checksummed segment file and
+//! replayed by the next sink on the same folder if it was not answered
+//! (after a crash, `kill -9`, or a drain deadline): at-least-once, and with
+//! ids effectively exactly-once.
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
@@ -48,6 +51,7 @@ mod batch;
 mod cluster;
 mod config;
 mod dead_letter;
+mod disk_buffer;
 mod health;
 mod metrics;
 mod response;
@@ -62,6 +66,7 @@ pub use batch::{BulkBatch, Document, Op, content_id};
 pub use cluster::{BulkOutcome, Cluster, ItemFailure, ServerInfo, ServerKind};
 pub use config::{BatchLimits, Compression, SinkConfig};
 pub use dead_letter::{DeadLetter, DeadLetterStore};
+pub use disk_buffer::{DiskBufferConfig, FsyncPolicy};
 pub use metrics::{LastError, SinkMetricsSnapshot};
 pub use response::{ItemResult, parse_bulk_response};
 pub use retry::{ItemAction, RetryPolicy};
@@ -124,6 +129,17 @@ pub enum SinkError {
     #[error("dead-letter file {path:?}: {reason}; check that its folder exists and is writable")]
     DeadLetter {
         /// The file.
+        path: std::path::PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The disk buffer's folder or files cannot be read or written.
+    #[error(
+        "disk buffer {path:?}: {reason}; check that the folder is writable, has free space \
+         and is used by one sink at a time"
+    )]
+    DiskBuffer {
+        /// The folder or file.
         path: std::path::PathBuf,
         /// The operating system's reason.
         reason: String,

@@ -46,13 +46,25 @@ pub struct SinkMetricsSnapshot {
     pub bytes_compressed: u64,
     /// Bulk requests (with their retries) in progress now.
     pub in_flight_requests: u64,
-    /// Documents waiting in the queue now.
+    /// Documents waiting in the queue now (with a disk buffer: also the
+    /// records on disk not yet taken into a batch).
     pub queue_depth: u64,
     /// Documents taken from the queue and not finished yet (in a batch
     /// being built, sent or retried).
     pub pending_events: u64,
     /// Nodes believed alive now.
     pub alive_nodes: u64,
+    /// Records in the disk buffer not answered by the server yet (0
+    /// without a disk buffer).
+    pub disk_buffer_records: u64,
+    /// Their bytes on disk, record headers included.
+    pub disk_buffer_bytes: u64,
+    /// Records an earlier run left unanswered in the disk buffer and this
+    /// run handed to the sender again.
+    pub events_replayed: u64,
+    /// Disk buffer records skipped because they were torn (a crash during
+    /// a write) or failed their CRC check.
+    pub disk_records_corrupt: u64,
     /// The most recent failure, if any.
     pub last_error: Option<LastError>,
 }
@@ -73,6 +85,12 @@ pub(crate) struct SinkMetrics {
     pub(crate) bytes_compressed: AtomicU64,
     pub(crate) in_flight_requests: AtomicU64,
     pub(crate) pending_events: AtomicU64,
+    pub(crate) disk_records: AtomicU64,
+    pub(crate) disk_bytes: AtomicU64,
+    /// Disk buffer records not yet handed to the dispatcher.
+    pub(crate) disk_unread: AtomicU64,
+    pub(crate) events_replayed: AtomicU64,
+    pub(crate) disk_records_corrupt: AtomicU64,
     last_error: Mutex<Option<LastError>>,
 }
 
@@ -120,6 +138,10 @@ impl SinkMetrics {
             queue_depth: queue_depth as u64,
             pending_events: get(&self.pending_events),
             alive_nodes: alive_nodes as u64,
+            disk_buffer_records: get(&self.disk_records),
+            disk_buffer_bytes: get(&self.disk_bytes),
+            events_replayed: get(&self.events_replayed),
+            disk_records_corrupt: get(&self.disk_records_corrupt),
             last_error: self
                 .last_error
                 .lock()

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use crate::batch::single_line_object_problem;
 use crate::dead_letter::{DeadLetter, DeadLetterStore};
+use crate::disk_buffer::{Appended, DiskBuffer, Ticket};
 use crate::metrics::{SinkMetrics, SinkMetricsSnapshot, add, sub};
 use crate::response::parse_bulk_response;
 use crate::retry::{ItemAction, RetryPolicy};
@@ -32,6 +33,15 @@ struct Shared {
     dead_letters: Option<DeadLetterStore>,
     retry: RetryPolicy,
     compression: Compression,
+    /// The disk buffer, when configured: documents go to disk, and a
+    /// feeder task moves them from disk into the queue.
+    disk: Option<DiskBuffer>,
+}
+
+/// A document in the queue, with its place in the disk buffer if any.
+struct Queued {
+    doc: Document,
+    ticket: Option<Ticket>,
 }
 
 /// A running bulk writer. Documents go in through [`BulkSink::send`] (or a
@@ -52,7 +62,10 @@ pub struct BulkSink {
 /// per producer task.
 #[derive(Debug, Clone)]
 pub struct DocumentSender {
-    tx: mpsc::Sender<Document>,
+    /// The queue; `None` with a disk buffer (documents go to disk and the
+    /// feeder task holds the queue's only sender).
+    tx: Option<mpsc::Sender<Queued>>,
+    queue_capacity: usize,
     shared: Arc<Shared>,
 }
 
@@ -67,6 +80,10 @@ pub struct DrainReport {
     pub lost: u64,
     /// True when the deadline passed with work left.
     pub deadline_reached: bool,
+    /// With a disk buffer: documents not answered by the server that stay
+    /// in the buffer's folder; the next sink started on that folder sends
+    /// them first. Always 0 without a disk buffer (they are `lost`).
+    pub buffered: u64,
     /// The counters at the end.
     pub metrics: SinkMetricsSnapshot,
 }
@@ -75,24 +92,80 @@ impl DocumentSender {
     /// Queues a document, waiting while the queue is full (back-pressure).
     /// Fails at once if the document is not one line of a JSON object, or
     /// if the sink is shut down.
+    ///
+    /// With a disk buffer, the document is written to the buffer (on a
+    /// blocking thread, with an fsync if the policy says so) before this
+    /// returns, and it waits while the buffer is full instead.
     pub async fn send(&self, doc: Document) -> Result<(), SinkError> {
         check(&doc)?;
+        let Some(tx) = &self.tx else {
+            return self.append_to_disk(doc).await;
+        };
         add(&self.shared.metrics.events_accepted, 1);
-        self.tx.send(doc).await.map_err(|_| {
+        tx.send(Queued { doc, ticket: None }).await.map_err(|_| {
             sub(&self.shared.metrics.events_accepted, 1);
             SinkError::Closed
         })
     }
 
+    async fn append_to_disk(&self, doc: Document) -> Result<(), SinkError> {
+        let doc = Arc::new(doc);
+        // Bounded: each round waits for room at most a second, and the
+        // loop ends when the document is written or the sink closes.
+        loop {
+            let shared = self.shared.clone();
+            let space = shared.clone();
+            let notified = space.disk.as_ref().map(|d| d.space.notified());
+            let written = {
+                let doc = doc.clone();
+                tokio::task::spawn_blocking(move || match &shared.disk {
+                    Some(disk) => disk.append(&doc, &shared.metrics),
+                    None => Err(SinkError::Closed),
+                })
+                .await
+                .map_err(|_| SinkError::Closed)??
+            };
+            match written {
+                Appended::Written => {
+                    add(&self.shared.metrics.events_accepted, 1);
+                    return Ok(());
+                }
+                Appended::Full => {
+                    if let Some(notified) = notified {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), notified).await;
+                    }
+                }
+            }
+        }
+    }
+
     /// Queues a document if there is room now, without waiting.
+    ///
+    /// With a disk buffer, this writes to the buffer on the calling thread
+    /// (an fsync too, if the policy says so) and fails with
+    /// [`SinkError::QueueFull`] when the buffer is full.
     pub fn try_send(&self, doc: Document) -> Result<(), SinkError> {
         check(&doc)?;
+        let Some(tx) = &self.tx else {
+            let Some(disk) = &self.shared.disk else {
+                return Err(SinkError::Closed);
+            };
+            return match disk.append(&doc, &self.shared.metrics)? {
+                Appended::Written => {
+                    add(&self.shared.metrics.events_accepted, 1);
+                    Ok(())
+                }
+                Appended::Full => Err(SinkError::QueueFull {
+                    capacity: self.queue_capacity,
+                }),
+            };
+        };
         add(&self.shared.metrics.events_accepted, 1);
-        self.tx.try_send(doc).map_err(|e| {
+        tx.try_send(Queued { doc, ticket: None }).map_err(|e| {
             sub(&self.shared.metrics.events_accepted, 1);
             match e {
                 mpsc::error::TrySendError::Full(_) => SinkError::QueueFull {
-                    capacity: self.tx.max_capacity(),
+                    capacity: tx.max_capacity(),
                 },
                 mpsc::error::TrySendError::Closed(_) => SinkError::Closed,
             }
@@ -101,7 +174,14 @@ impl DocumentSender {
 
     /// The sink's counters now.
     pub fn metrics(&self) -> SinkMetricsSnapshot {
-        let depth = self.tx.max_capacity() - self.tx.capacity();
+        let depth = match &self.tx {
+            Some(tx) => tx.max_capacity() - tx.capacity(),
+            None => self
+                .shared
+                .metrics
+                .disk_unread
+                .load(std::sync::atomic::Ordering::Relaxed) as usize,
+        };
         self.shared
             .metrics
             .snapshot(depth, self.shared.transport.alive_nodes())
@@ -134,25 +214,46 @@ impl BulkSink {
             .clone()
             .map(DeadLetterStore::open)
             .transpose()?;
+        let metrics = SinkMetrics::default();
+        let disk = config
+            .disk_buffer
+            .clone()
+            .map(|c| DiskBuffer::open(c, &metrics))
+            .transpose()?;
+        let disk_mode = disk.is_some();
         let shared = Arc::new(Shared {
-            metrics: SinkMetrics::default(),
+            metrics,
             transport,
             dead_letters,
             retry: config.retry,
             compression: config.compression,
+            disk,
         });
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let (drain_tx, drain_rx) = watch::channel(None);
-        let worker = tokio::spawn(dispatch(
+        let dispatcher = dispatch(
             shared.clone(),
             rx,
-            drain_rx,
+            drain_rx.clone(),
             config.batch,
             config.max_in_flight,
-        ));
-        tracing::debug!(hosts = ?config.hosts, queue_capacity = config.queue_capacity, max_in_flight = config.max_in_flight, "bulk sink started");
+        );
+        let (worker, tx) = if disk_mode {
+            let feeder = feed(shared.clone(), tx, drain_rx);
+            let worker = tokio::spawn(async move {
+                tokio::join!(dispatcher, feeder);
+            });
+            (worker, None)
+        } else {
+            (tokio::spawn(dispatcher), Some(tx))
+        };
+        tracing::debug!(hosts = ?config.hosts, queue_capacity = config.queue_capacity, max_in_flight = config.max_in_flight, disk_buffer = disk_mode, "bulk sink started");
         Ok(BulkSink {
-            sender: DocumentSender { tx, shared },
+            sender: DocumentSender {
+                tx,
+                queue_capacity: config.queue_capacity,
+                shared,
+            },
             drain: drain_tx,
             worker,
         })
@@ -181,9 +282,14 @@ impl BulkSink {
     /// Stops taking documents and sends what is queued or pending, for at
     /// most `deadline`: batches go out at once, retry waits are cut short
     /// (a waiting retry is tried at once, later waits end at the deadline).
-    /// What is not delivered by then is counted as lost and reported.
+    /// What is not delivered by then is counted as lost and reported; with
+    /// a disk buffer it stays on disk instead and is reported as
+    /// [`DrainReport::buffered`].
     pub async fn shutdown(self, deadline: Duration) -> DrainReport {
         let at = Instant::now() + deadline;
+        if let Some(disk) = &self.sender.shared.disk {
+            disk.close();
+        }
         let _ = self.drain.send(Some(at));
         let mut worker = self.worker;
         // The tasks stop by themselves at the deadline; the margin covers
@@ -196,11 +302,22 @@ impl BulkSink {
                 .metrics
                 .pending_events
                 .load(std::sync::atomic::Ordering::Relaxed);
-            add(&shared.metrics.events_lost, stranded as usize);
+            if shared.disk.is_none() {
+                add(&shared.metrics.events_lost, stranded as usize);
+            }
             tracing::error!(
-                lost = stranded,
+                stranded,
                 "bulk sink did not stop in time after its drain deadline"
             );
+        }
+        if shared.disk.is_some() {
+            let syncing = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if let Some(disk) = &syncing.disk {
+                    disk.sync(true);
+                }
+            })
+            .await;
         }
         let metrics = self.sender.metrics();
         if metrics.events_lost > 0 {
@@ -209,9 +326,21 @@ impl BulkSink {
                 "bulk sink drain deadline passed; documents were not delivered"
             );
         }
+        let buffered = if shared.disk.is_some() {
+            metrics.disk_buffer_records
+        } else {
+            0
+        };
+        if buffered > 0 {
+            tracing::warn!(
+                buffered,
+                "bulk sink drain ended with documents left in the disk buffer; the next sink on its folder sends them"
+            );
+        }
         DrainReport {
             lost: metrics.events_lost,
-            deadline_reached: metrics.events_lost > 0,
+            deadline_reached: metrics.events_lost > 0 || buffered > 0,
+            buffered,
             metrics,
         }
     }
@@ -222,12 +351,12 @@ impl BulkSink {
 /// batch is full it stops reading the queue, so producers wait.
 async fn dispatch(
     shared: Arc<Shared>,
-    mut rx: mpsc::Receiver<Document>,
+    mut rx: mpsc::Receiver<Queued>,
     mut drain: DrainSignal,
     limits: BatchLimits,
     max_in_flight: usize,
 ) {
-    let mut batch: Vec<Document> = Vec::new();
+    let mut batch: Vec<Queued> = Vec::new();
     let mut batch_bytes = 0usize;
     let mut batch_started: Option<Instant> = None;
     let mut in_flight: JoinSet<()> = JoinSet::new();
@@ -264,7 +393,7 @@ async fn dispatch(
                     if batch.is_empty() {
                         batch_started = Some(Instant::now());
                     }
-                    batch_bytes += doc.encoded_len();
+                    batch_bytes += doc.doc.encoded_len();
                     add(&shared.metrics.pending_events, 1);
                     batch.push(doc);
                 }
@@ -275,7 +404,11 @@ async fn dispatch(
                 Ok(()) => {
                     deadline = *drain.borrow_and_update();
                     // Refuse new documents; the ones queued are still read.
-                    rx.close();
+                    // With a disk buffer the feeder ends the queue itself,
+                    // once it has handed over what is on disk.
+                    if shared.disk.is_none() {
+                        rx.close();
+                    }
                 }
                 Err(_) => drain_watch_alive = false,
             },
@@ -288,7 +421,10 @@ async fn dispatch(
                 while rx.try_recv().is_ok() {
                     lost += 1;
                 }
-                add(&shared.metrics.events_lost, lost);
+                // With a disk buffer they stay on disk, unacknowledged.
+                if shared.disk.is_none() {
+                    add(&shared.metrics.events_lost, lost);
+                }
                 while let Some(joined) = in_flight.join_next().await {
                     if let Err(e) = joined {
                         tracing::error!(error = %e, "bulk delivery task failed");
@@ -307,9 +443,11 @@ async fn sleep_until_some(at: Option<Instant>) {
     }
 }
 
-/// A document and the item-level retries it has had.
+/// A document, its place in the disk buffer, and the item-level retries it
+/// has had.
 struct Pending {
     doc: Document,
+    ticket: Option<Ticket>,
     item_retries: u32,
 }
 
@@ -328,13 +466,14 @@ enum Attempt {
 /// Delivers one batch: sends it, then re-sends only what must be retried,
 /// until every document is delivered, dead-lettered, or the drain deadline
 /// passes.
-async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSignal) {
+async fn deliver(shared: Arc<Shared>, docs: Vec<Queued>, mut drain: DrainSignal) {
     let metrics = &shared.metrics;
     add(&metrics.in_flight_requests, 1);
     let pending = docs
         .into_iter()
-        .map(|doc| Pending {
-            doc,
+        .map(|queued| Pending {
+            doc: queued.doc,
+            ticket: queued.ticket,
             item_retries: 0,
         })
         .collect();
@@ -350,11 +489,19 @@ async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSigna
             Attempt::Answered(items, server) => {
                 let mut again = Vec::new();
                 let mut letters = Vec::new();
+                let mut answered = Vec::new();
+                let mut refused = Vec::new();
                 for (mut pending, status, error) in items {
                     let reason = || error.clone().unwrap_or_else(|| format!("HTTP {status}"));
                     match ItemAction::of(pending.doc.op, status) {
-                        ItemAction::Delivered => add(&metrics.events_acked, 1),
-                        ItemAction::Duplicate => add(&metrics.events_duplicates, 1),
+                        ItemAction::Delivered => {
+                            add(&metrics.events_acked, 1);
+                            answered.extend(pending.ticket);
+                        }
+                        ItemAction::Duplicate => {
+                            add(&metrics.events_duplicates, 1);
+                            answered.extend(pending.ticket);
+                        }
                         ItemAction::Retry => {
                             pending.item_retries += 1;
                             let limit = shared.retry.max_item_retries;
@@ -365,13 +512,15 @@ async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSigna
                                     reason()
                                 );
                                 letters.push(DeadLetter::new(&pending.doc, status, reason));
+                                refused.extend(pending.ticket);
                             } else {
                                 again.push(pending);
                                 continue;
                             }
                         }
                         ItemAction::DeadLetter => {
-                            letters.push(DeadLetter::new(&pending.doc, status, reason()))
+                            letters.push(DeadLetter::new(&pending.doc, status, reason()));
+                            refused.extend(pending.ticket);
                         }
                     }
                     sub(&metrics.pending_events, 1);
@@ -381,7 +530,10 @@ async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSigna
                     tracing::debug!(server = %server, documents = again.len(), round = round + 1, "items to retry (429/5xx)");
                     work.push((again, round + 1));
                 }
-                store_dead_letters(&shared, letters, &server).await;
+                acknowledge(&shared, answered).await;
+                if store_dead_letters(&shared, letters, &server).await {
+                    acknowledge(&shared, refused).await;
+                }
             }
             Attempt::TooLarge(mut unit) => {
                 if unit.len() == 1 {
@@ -393,7 +545,10 @@ async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSigna
                             .to_owned(),
                     );
                     sub(&metrics.pending_events, 1);
-                    store_dead_letters(&shared, vec![letter], "").await;
+                    let ticket = unit[0].ticket;
+                    if store_dead_letters(&shared, vec![letter], "").await {
+                        acknowledge(&shared, ticket.into_iter().collect()).await;
+                    }
                 } else {
                     add(&metrics.batch_splits, 1);
                     let second = unit.split_off(unit.len() / 2);
@@ -418,10 +573,93 @@ async fn deliver(shared: Arc<Shared>, docs: Vec<Document>, mut drain: DrainSigna
     sub(&metrics.in_flight_requests, 1);
 }
 
+/// Gives up on `n` documents at the drain deadline: lost, or, with a disk
+/// buffer, left there unacknowledged for the next sink.
 fn lose(shared: &Shared, n: usize) {
     if n > 0 {
-        add(&shared.metrics.events_lost, n);
+        if shared.disk.is_none() {
+            add(&shared.metrics.events_lost, n);
+        }
         sub(&shared.metrics.pending_events, n);
+    }
+}
+
+/// Tells the disk buffer that the server answered these records.
+async fn acknowledge(shared: &Arc<Shared>, tickets: Vec<Ticket>) {
+    if tickets.is_empty() || shared.disk.is_none() {
+        return;
+    }
+    let acking = shared.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        if let Some(disk) = &acking.disk {
+            disk.ack(&tickets, &acking.metrics);
+        }
+    })
+    .await;
+    if let Err(e) = done {
+        tracing::error!(error = %e, "disk buffer acknowledgement task failed; the records will be sent again after a restart");
+    }
+}
+
+/// Moves records from the disk buffer into the queue, oldest first (what
+/// an earlier run left comes before anything new). Ends when the sink
+/// drains and the disk holds nothing more to hand over, at the drain
+/// deadline, or when the dispatcher is gone; what it has not handed over
+/// stays on disk.
+async fn feed(shared: Arc<Shared>, tx: mpsc::Sender<Queued>, mut drain: DrainSignal) {
+    // Records read per trip to a blocking thread.
+    const READ_AHEAD: usize = 256;
+    let Some(disk) = shared.disk.as_ref() else {
+        return;
+    };
+    let mut draining = false;
+    loop {
+        let notified = disk.data.notified();
+        let reading = shared.clone();
+        let records = tokio::task::spawn_blocking(move || match &reading.disk {
+            Some(disk) => disk.read(READ_AHEAD, &reading.metrics),
+            None => Vec::new(),
+        })
+        .await
+        .unwrap_or_default();
+        if records.is_empty() {
+            if draining {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                // Wakes at least once a second: interval fsyncs while idle.
+                () = tokio::time::sleep(Duration::from_secs(1)) => {
+                    let syncing = shared.clone();
+                    let _ = tokio::task::spawn_blocking(move || {
+                        if let Some(disk) = &syncing.disk {
+                            disk.sync(false);
+                        }
+                    })
+                    .await;
+                }
+                // A drain began, or the sink was dropped: hand over what
+                // is left, then end the queue.
+                _ = drain.changed() => draining = true,
+            }
+            continue;
+        }
+        for (doc, ticket) in records {
+            let deadline = *drain.borrow();
+            let queued = Queued {
+                doc,
+                ticket: Some(ticket),
+            };
+            tokio::select! {
+                sent = tx.send(queued) => if sent.is_err() {
+                    return;
+                },
+                () = sleep_until_some(deadline) => return,
+            }
+        }
+        if drain.borrow().is_some() {
+            draining = true;
+        }
     }
 }
 
@@ -588,10 +826,12 @@ fn encode(unit: &[Pending], compression: Compression) -> Encoded {
 }
 
 /// Hands refused documents to the dead-letter store (on a blocking thread),
-/// or, without one, logs them; both count them.
-async fn store_dead_letters(shared: &Arc<Shared>, letters: Vec<DeadLetter>, server: &str) {
+/// or, without one, logs them; both count them. False when the store could
+/// not write them (with a disk buffer they then stay in it, unacknowledged,
+/// and are not counted as lost).
+async fn store_dead_letters(shared: &Arc<Shared>, letters: Vec<DeadLetter>, server: &str) -> bool {
     if letters.is_empty() {
-        return;
+        return true;
     }
     for letter in &letters {
         tracing::warn!(server = %server, index = %letter.index, id = ?letter.id, status = letter.status, reason = %letter.reason, "document refused; sent to dead letters");
@@ -603,7 +843,7 @@ async fn store_dead_letters(shared: &Arc<Shared>, letters: Vec<DeadLetter>, serv
             "{server}: {n} documents refused (no dead-letter file configured): {}",
             letters[0].reason
         ));
-        return;
+        return true;
     };
     let written = tokio::task::spawn_blocking(move || store.append(&letters)).await;
     match written {
@@ -612,15 +852,22 @@ async fn store_dead_letters(shared: &Arc<Shared>, letters: Vec<DeadLetter>, serv
             shared
                 .metrics
                 .record_error(format!("{server}: {n} documents refused and dead-lettered"));
+            true
         }
         Ok(Err(e)) => {
-            tracing::error!(error = %e, lost = n, "dead letters could not be written");
-            add(&shared.metrics.events_lost, n);
+            tracing::error!(error = %e, documents = n, "dead letters could not be written");
+            if shared.disk.is_none() {
+                add(&shared.metrics.events_lost, n);
+            }
             shared.metrics.record_error(e.to_string());
+            false
         }
         Err(e) => {
-            tracing::error!(error = %e, lost = n, "dead-letter task failed");
-            add(&shared.metrics.events_lost, n);
+            tracing::error!(error = %e, documents = n, "dead-letter task failed");
+            if shared.disk.is_none() {
+                add(&shared.metrics.events_lost, n);
+            }
+            false
         }
     }
 }
@@ -635,6 +882,7 @@ mod tests {
             .map(|i| Pending {
                 doc: Document::create("idx", format!("{{\"n\":{i}}}").into_bytes())
                     .with_id(format!("id-{i}")),
+                ticket: None,
                 item_retries: 0,
             })
             .collect()

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::io::Read as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ struct State {
     max_docs: usize,
     log: Mutex<ProxyLog>,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Simulates a server that is down: every new connection is closed at
+    /// once and every request on an open one is answered with a reset.
+    down: AtomicBool,
 }
 
 /// The proxy: listens on 127.0.0.1, stops when dropped.
@@ -99,6 +103,7 @@ impl FaultProxy {
             max_docs,
             log: Mutex::default(),
             client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            down: AtomicBool::new(false),
         });
         let shared = state.clone();
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -107,6 +112,10 @@ impl FaultProxy {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                if shared.down.load(Ordering::SeqCst) {
+                    drop(stream);
+                    continue;
+                }
                 let state = shared.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
@@ -138,6 +147,11 @@ impl FaultProxy {
 
     pub fn log<T>(&self, read: impl FnOnce(&ProxyLog) -> T) -> T {
         read(&self.state.log.lock().unwrap())
+    }
+
+    /// Takes the "server" down (every connection refused) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.state.down.store(down, Ordering::SeqCst);
     }
 
     pub fn script_left(&self) -> usize {
@@ -181,6 +195,9 @@ async fn forward(
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Reply {
+    if state.down.load(Ordering::SeqCst) {
+        return reset();
+    }
     let method = req.method().clone();
     let path_and_query = req
         .uri()
