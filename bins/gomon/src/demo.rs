@@ -163,6 +163,18 @@ pub(crate) async fn run(
     }
 
     let store = data.join("store");
+    // Each demo starts from an empty store: its summary and verdicts are about this run.
+    if let Ok(entries) = std::fs::read_dir(&store) {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("gomon.ndjson")
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     let config = Config {
         modules: vec![ModuleConfig {
             module: "golang".to_owned(),
@@ -197,6 +209,7 @@ pub(crate) async fn run(
             ..Default::default()
         },
         setup: Default::default(),
+        queue: Default::default(),
         source: None,
     };
     let agent = Agent::new(config, &store)

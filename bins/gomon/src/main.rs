@@ -377,8 +377,8 @@ async fn run(
         .await
         .map_err(|e| format!("agent stopped unexpectedly: {e}"))?;
     eprintln!(
-        "gomon: stopped: {} documents written, {} failed, {} left undelivered ({})",
-        summary.acked, summary.failed, summary.left_undelivered, summary.output
+        "gomon: stopped: {} documents written, {} failed, {} left undelivered, {} kept in the disk buffer ({})",
+        summary.acked, summary.failed, summary.left_undelivered, summary.buffered, summary.output
     );
     if summary.left_undelivered > 0 {
         return Err(format!(

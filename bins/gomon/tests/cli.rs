@@ -637,3 +637,83 @@ fn analyze_gives_the_same_verdicts_from_the_file_store_and_from_both_engines() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn with_a_disk_queue_documents_survive_an_outage_and_arrive_at_the_next_run() {
+    let app = GoApp::start(AppKind::Steady, &[]);
+    for engine in engines() {
+        let dir = temp_dir(&format!("disk-queue-{}", engine.kind));
+        let index = format!("gomon-queue-{}", std::process::id());
+        let queue = dir.join("queue");
+        let config_for = |host: &str, name: &str| {
+            let sub = dir.join(name);
+            std::fs::create_dir_all(&sub).unwrap();
+            write_config(
+                &sub,
+                &[app.addr()],
+                &format!(
+                    "output.elasticsearch:\n  hosts: [\"{host}\"]\n  index: \"{index}\"\nqueue.disk.path: \"{}\"\n",
+                    queue.display()
+                ),
+            )
+        };
+        // Run 1: the output is down (nothing listens on port 1).
+        let down = gomon()
+            .args(["run", "--duration", "3s", "--data"])
+            .arg(&dir)
+            .arg("-c")
+            .arg(config_for("http://127.0.0.1:1", "down"))
+            .output()
+            .unwrap();
+        let (_, stderr) = text(&down);
+        assert!(down.status.success(), "{stderr}");
+        let kept: u64 = stderr
+            .split(" kept in the disk buffer")
+            .next()
+            .and_then(|head| head.rsplit(", ").next())
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no disk buffer count in {stderr}"));
+        assert!(kept >= 8, "{kept} documents kept: {stderr}");
+
+        // Run 2: the output is back; the buffered documents go first.
+        let up = gomon()
+            .args(["run", "--duration", "2s", "--data"])
+            .arg(&dir)
+            .arg("-c")
+            .arg(config_for(&engine.url, "up"))
+            .output()
+            .unwrap();
+        assert!(up.status.success(), "{}", text(&up).1);
+        let _ = Command::new("curl")
+            .args(["-s", "-XPOST"])
+            .arg(format!("{}/{index}*/_refresh", engine.url))
+            .output();
+        let count = Command::new("curl")
+            .arg("-s")
+            .arg(format!("{}/{index}*/_count", engine.url))
+            .output()
+            .unwrap();
+        let count: Value = serde_json::from_slice(&count.stdout).unwrap();
+        let total = count["count"].as_u64().unwrap();
+        assert!(
+            total >= kept + 2,
+            "{:?}: {total} documents, {kept} from the outage",
+            engine.kind
+        );
+        for path in [
+            format!("_data_stream/{index}"),
+            format!("{index}*"),
+            format!("_index_template/{index}"),
+        ] {
+            let _ = Command::new("curl")
+                .args(["-s", "-XDELETE"])
+                .arg(format!("{}/{path}", engine.url))
+                .output();
+        }
+        engine.record(
+            "cli::disk_queue",
+            &format!("{kept} documents kept through an outage, {total} in the index after"),
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

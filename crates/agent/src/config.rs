@@ -372,6 +372,50 @@ impl Default for SetupConfig {
     }
 }
 
+/// `queue.disk` (Beats' key): keep every document for Elasticsearch on
+/// disk until the server has answered it, across outages and restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct DiskQueue {
+    /// Folder of the buffer (one gomon per folder).
+    pub path: PathBuf,
+    /// Most bytes on disk (`1GB`, `512MiB` or a number of bytes; default 1 GiB).
+    pub max_size: Option<String>,
+}
+
+/// `queue`: how documents wait for the output.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct QueueConfig {
+    /// The disk buffer; without it documents wait in memory only.
+    pub disk: Option<DiskQueue>,
+}
+
+/// Parses sizes such as `512MiB`, `1GB`, `2g`, `1048576` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 512MiB, 1GB)"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    Ok((number * factor) as u64)
+}
+
 #[derive(Debug, Default, Deserialize)]
 struct MetricbeatSection {
     #[serde(default)]
@@ -390,6 +434,8 @@ struct RawConfig {
     http: HttpConfig,
     #[serde(default)]
     setup: SetupSection,
+    #[serde(default)]
+    queue: QueueConfig,
 }
 
 /// A complete, checked configuration.
@@ -403,6 +449,8 @@ pub struct Config {
     pub http: HttpConfig,
     /// `setup.template.*`.
     pub setup: SetupConfig,
+    /// `queue.disk`.
+    pub queue: QueueConfig,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -478,6 +526,7 @@ impl Config {
             },
             http: HttpConfig::default(),
             setup: SetupConfig::default(),
+            queue: QueueConfig::default(),
             source: None,
         }
     }
@@ -548,6 +597,7 @@ impl Config {
                 template_enabled: raw.setup.template.enabled,
                 template_overwrite: raw.setup.template.overwrite,
             },
+            queue: raw.queue,
             source: None,
         };
         config.check(&prefix)?;
@@ -614,6 +664,9 @@ impl Config {
                 "more than one output configured: choose one of elasticsearch, file, console"
                     .to_owned(),
             ));
+        }
+        if let Some(size) = self.queue.disk.as_ref().and_then(|d| d.max_size.as_deref()) {
+            parse_size(size).map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
         }
         if let Some(es) = &self.output.elasticsearch
             && es.hosts.is_empty()

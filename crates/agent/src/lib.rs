@@ -69,6 +69,9 @@ pub struct RunSummary {
     pub failed: u64,
     /// Documents still queued when the drain deadline passed (lost).
     pub left_undelivered: u64,
+    /// Documents left in the disk buffer (`queue.disk`): not lost, sent by
+    /// the next run on the same folder.
+    pub buffered: u64,
     /// Where the documents went.
     pub output: String,
 }
@@ -246,14 +249,15 @@ impl Agent {
         }
         let queued = rx.len() as u64;
         let description = output.describe();
-        let unsent = output.close(DRAIN, &registry).await;
+        let closed = output.close(DRAIN, &registry).await;
         for task in tasks {
             task.abort();
         }
         RunSummary {
             acked: registry.output.acked.load(Ordering::Relaxed),
             failed: registry.output.failed.load(Ordering::Relaxed),
-            left_undelivered: queued + unsent,
+            left_undelivered: queued + closed.lost,
+            buffered: closed.buffered,
             output: description,
         }
     }

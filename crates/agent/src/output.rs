@@ -6,12 +6,14 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use gomon_sink::{
-    BulkSink, Cluster, Credentials, Document, SinkConfig, SinkMetricsSnapshot, TargetNaming,
-    TlsSettings,
+    BulkSink, Cluster, Credentials, DiskBufferConfig, Document, SinkConfig, SinkMetricsSnapshot,
+    TargetNaming, TlsSettings,
 };
 use serde_json::Value;
 
-use crate::config::{Config, ConsoleOutput, ElasticsearchOutput, FileOutput, SetupConfig};
+use crate::config::{
+    Config, ConsoleOutput, ElasticsearchOutput, FileOutput, QueueConfig, SetupConfig,
+};
 use crate::selfmon::Registry;
 use crate::store::FileStore;
 use crate::template::{TEMPLATE_VERSION, golang_template};
@@ -55,6 +57,15 @@ pub struct ElasticsearchSink {
     naming: TargetNaming,
     hosts: Vec<String>,
     dead_letters: PathBuf,
+}
+
+/// What closing an output left undelivered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Closed {
+    /// Documents given up (in memory when the deadline passed).
+    pub lost: u64,
+    /// Documents kept in the disk buffer (`queue.disk`), sent at the next start.
+    pub buffered: u64,
 }
 
 /// The default index (or data stream) name.
@@ -139,8 +150,18 @@ impl ElasticsearchSink {
         config: &ElasticsearchOutput,
         data_dir: &Path,
         setup: &SetupConfig,
+        queue: &QueueConfig,
     ) -> Result<ElasticsearchSink, OutputError> {
-        let sink_config = sink_config(config, data_dir)?;
+        let mut sink_config = sink_config(config, data_dir)?;
+        if let Some(disk) = &queue.disk {
+            let mut buffer = DiskBufferConfig::new(&disk.path);
+            if let Some(size) = &disk.max_size {
+                buffer.max_bytes =
+                    crate::config::parse_size(size).map_err(OutputError::Elasticsearch)?;
+                buffer.segment_bytes = buffer.segment_bytes.min(buffer.max_bytes / 2).max(1);
+            }
+            sink_config.disk_buffer = Some(buffer);
+        }
         let index = config
             .index
             .clone()
@@ -210,10 +231,13 @@ impl ElasticsearchSink {
         publish(&self.sink.metrics(), registry);
     }
 
-    async fn close(self, deadline: Duration, registry: &Registry) -> u64 {
+    async fn close(self, deadline: Duration, registry: &Registry) -> Closed {
         let report = self.sink.shutdown(deadline).await;
         publish(&report.metrics, registry);
-        report.lost
+        Closed {
+            lost: report.lost,
+            buffered: report.buffered,
+        }
     }
 }
 
@@ -257,7 +281,7 @@ impl Output {
     pub async fn open(config: &Config, default_dir: &Path) -> Result<Output, OutputError> {
         if let Some(es) = &config.output.elasticsearch {
             return Ok(Output::Elasticsearch(
-                ElasticsearchSink::open(es, default_dir, &config.setup).await?,
+                ElasticsearchSink::open(es, default_dir, &config.setup, &config.queue).await?,
             ));
         }
         if let Some(console) = &config.output.console {
@@ -358,12 +382,12 @@ impl Output {
         }
     }
 
-    /// Flushes and closes; returns how many documents could not be
-    /// delivered before `deadline` (only the Elasticsearch output queues).
-    pub async fn close(self, deadline: Duration, registry: &Registry) -> u64 {
+    /// Flushes and closes; says what could not be delivered before
+    /// `deadline` (only the Elasticsearch output queues).
+    pub async fn close(self, deadline: Duration, registry: &Registry) -> Closed {
         match self {
             Output::Elasticsearch(es) => es.close(deadline, registry).await,
-            Output::File(_) | Output::Console(_) => 0,
+            Output::File(_) | Output::Console(_) => Closed::default(),
         }
     }
 }
