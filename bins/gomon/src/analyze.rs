@@ -9,26 +9,63 @@ use gomon_analyze::{
 };
 use serde_json::{Value, json};
 
-/// What `gomon analyze` was asked.
-#[derive(Debug, Clone)]
+/// What `gomon analyze` was asked (its command-line arguments).
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Request {
+    /// Configuration file: what its output (file store or Elasticsearch) holds is read.
+    #[arg(short, long)]
     pub(crate) config: Option<PathBuf>,
+    /// Folder of the file store (default: the embedded default).
+    #[arg(long)]
     pub(crate) data: Option<PathBuf>,
+    /// Only this target (host:port as in service.address); repeatable.
+    #[arg(long = "target")]
     pub(crate) targets: Vec<String>,
+    /// Only documents from the last DURATION (e.g. 30m, 6h).
+    #[arg(long, value_parser = gomon_agent::config::parse_duration)]
     pub(crate) since: Option<Duration>,
+    /// JSON instead of a table.
+    #[arg(long)]
     pub(crate) json: bool,
+    /// Exit with status 1 when any target gets one of these verdicts (e.g. leak).
+    #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
     pub(crate) fail_on: Vec<String>,
+    /// Memory limit (e.g. 512MiB) for the time-to-limit estimate of leaks.
+    #[arg(long, value_parser = gomon_agent::config::parse_size)]
     pub(crate) memory_limit: Option<u64>,
+    /// Compare versions: `cmdline`, or `expvar:VARIABLE` (e.g. expvar:app.version).
+    #[arg(long)]
     pub(crate) compare_by: Option<String>,
+    /// The version the others are compared with (default: the oldest).
+    #[arg(long)]
     pub(crate) baseline: Option<String>,
+    /// Shortest span of data for a verdict on the heap trend.
+    #[arg(long, default_value = "60s", value_parser = gomon_agent::config::parse_duration)]
     pub(crate) min_span: Duration,
+    /// GC CPU share (percent) from which gc-pressure is reported.
+    #[arg(long, default_value_t = 1.0)]
     pub(crate) gc_cpu_percent: f64,
+    /// Median per-interval p99 GC pause from which gc-pressure is reported.
+    #[arg(long, default_value = "10ms", value_parser = gomon_agent::config::parse_duration)]
     pub(crate) pause_p99: Duration,
 }
 
-/// Parses sizes such as `512MiB`, `1GB`, `2g`, `1048576`.
-pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
-    gomon_agent::config::parse_size(text)
+/// Accepts the verdict names `--fail-on` takes.
+fn parse_verdict(text: &str) -> Result<String, String> {
+    let names = [
+        Verdict::Leak,
+        Verdict::Plateau,
+        Verdict::GcPressure,
+        Verdict::Steady,
+        Verdict::InsufficientData,
+    ];
+    if names.iter().any(|v| v.as_str() == text) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data)"
+        ))
+    }
 }
 
 /// Reads the stored documents: from Elasticsearch when the configuration's
@@ -46,13 +83,9 @@ async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), Strin
         .as_ref()
         .and_then(|c| c.output.elasticsearch.as_ref())
     {
-        let sink = gomon_agent::output::sink_config(es, &gomon_agent::default_data_dir())
-            .map_err(|e| e.to_string())?;
-        let cluster = gomon_sink::Cluster::with_config(&sink).map_err(|e| e.to_string())?;
-        let index = es
-            .index
-            .clone()
-            .unwrap_or_else(|| gomon_agent::output::DEFAULT_INDEX.to_owned());
+        let (cluster, index) =
+            gomon_agent::output::control_plane(es, &gomon_agent::default_data_dir())
+                .map_err(|e| e.to_string())?;
         let query = gomon_agent::history::HistoryQuery {
             targets: request.targets.clone(),
             since: request.since.map(|d| SystemTime::now() - d),
@@ -281,17 +314,4 @@ pub(crate) fn demo_verdicts(
                 .map(|name| (name.clone(), analyze(l, &thresholds)))
         })
         .collect())
-}
-
-/// True when `verdict` is one `--fail-on` accepts.
-pub(crate) fn is_verdict(name: &str) -> bool {
-    [
-        Verdict::Leak,
-        Verdict::Plateau,
-        Verdict::GcPressure,
-        Verdict::Steady,
-        Verdict::InsufficientData,
-    ]
-    .iter()
-    .any(|v| v.as_str() == name)
 }

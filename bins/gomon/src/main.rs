@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use gomon_agent::config::Config;
+use gomon_agent::document::{Event, Origin};
 use gomon_agent::{Agent, default_data_dir};
 use gomon_expvar::{ClientConfig, ExpvarClient, Target};
 use gomon_heap::{HeapMetrics, MemStats};
@@ -89,44 +90,7 @@ enum Command {
     ///   gomon analyze -c gomon.yml --since 1h --fail-on leak
     ///   gomon analyze --data DIR --compare-by expvar:app.version --json
     #[command(verbatim_doc_comment)]
-    Analyze {
-        /// Configuration file whose output.file is read.
-        #[arg(short, long)]
-        config: Option<PathBuf>,
-        /// Folder of the file store (default: the embedded default).
-        #[arg(long)]
-        data: Option<PathBuf>,
-        /// Only this target (host:port as in service.address); repeatable.
-        #[arg(long = "target")]
-        targets: Vec<String>,
-        /// Only documents from the last DURATION (e.g. 30m, 6h).
-        #[arg(long, value_parser = parse_duration)]
-        since: Option<Duration>,
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Exit with status 1 when any target gets one of these verdicts (e.g. leak).
-        #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
-        fail_on: Vec<String>,
-        /// Memory limit (e.g. 512MiB) for the time-to-limit estimate of leaks.
-        #[arg(long, value_parser = analyze::parse_size)]
-        memory_limit: Option<u64>,
-        /// Compare versions: `cmdline`, or `expvar:VARIABLE` (e.g. expvar:app.version).
-        #[arg(long)]
-        compare_by: Option<String>,
-        /// The version the others are compared with (default: the oldest).
-        #[arg(long)]
-        baseline: Option<String>,
-        /// Shortest span of data for a verdict on the heap trend.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
-        min_span: Duration,
-        /// GC CPU share (percent) from which gc-pressure is reported.
-        #[arg(long, default_value_t = 1.0)]
-        gc_cpu_percent: f64,
-        /// Median per-interval p99 GC pause from which gc-pressure is reported.
-        #[arg(long, default_value = "10ms", value_parser = parse_duration)]
-        pause_p99: Duration,
-    },
+    Analyze(analyze::Request),
     /// Install the index template on the configured Elasticsearch/OpenSearch
     /// (idempotent; a newer or foreign template is kept unless --overwrite).
     ///
@@ -185,16 +149,6 @@ enum TestCommand {
     },
 }
 
-fn parse_verdict(text: &str) -> Result<String, String> {
-    if analyze::is_verdict(text) {
-        Ok(text.to_owned())
-    } else {
-        Err(format!(
-            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data)"
-        ))
-    }
-}
-
 fn parse_duration(text: &str) -> Result<Duration, String> {
     gomon_agent::config::parse_duration(text)
 }
@@ -239,36 +193,7 @@ fn main() -> ExitCode {
                 duration,
             } => run(config.as_deref(), data, duration).await,
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
-            Command::Analyze {
-                config,
-                data,
-                targets,
-                since,
-                json,
-                fail_on,
-                memory_limit,
-                compare_by,
-                baseline,
-                min_span,
-                gc_cpu_percent,
-                pause_p99,
-            } => {
-                analyze::run(analyze::Request {
-                    config,
-                    data,
-                    targets,
-                    since,
-                    json,
-                    fail_on,
-                    memory_limit,
-                    compare_by,
-                    baseline,
-                    min_span,
-                    gc_cpu_percent,
-                    pause_p99,
-                })
-                .await
-            }
+            Command::Analyze(request) => analyze::run(request).await,
             Command::Setup { config, overwrite } => setup(&config, overwrite).await,
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
@@ -392,15 +317,22 @@ async fn run(
 async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     let target = Target::parse(target).map_err(|e| e.to_string())?;
     let client = ExpvarClient::new(ClientConfig::default());
+    let timestamp = SystemTime::now();
     let snapshot = client.fetch(&target).await.map_err(|e| e.to_string())?;
-    let timestamp = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
-    let meta = |dataset: String, name: &str| {
-        json!({
-            "@timestamp": timestamp,
-            "event": {"module": "golang", "dataset": dataset, "duration": u64::try_from(snapshot.duration().as_nanos()).unwrap_or(u64::MAX)},
-            "metricset": {"name": name},
-            "service": {"address": target.address(), "type": "golang"},
-        })
+    let origin = Origin::detect();
+    // The documents `gomon run` writes, for one fetch: no period, no interval fields.
+    let document = |metricset, dataset: String, golang| {
+        Event {
+            metricset,
+            dataset,
+            golang: Some(golang),
+            error: None,
+            address: target.address(),
+            timestamp,
+            duration: snapshot.duration(),
+            period: Duration::ZERO,
+        }
+        .into_document(&origin)
     };
     let mut lines = Vec::new();
     // A program that publishes no memstats (gomon itself) still has custom variables.
@@ -408,9 +340,12 @@ async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
         let memstats = MemStats::from_json(&Value::Object(memstats.clone()))
             .map_err(|e| format!("{target}: {e}"))?;
         let cmdline = snapshot.cmdline().unwrap_or_default();
-        let mut heap = meta("golang.heap".to_owned(), "heap");
-        heap["golang"] = json!({"heap": HeapMetrics::from_memstats(&memstats, &cmdline)});
-        lines.push(heap);
+        let heap = HeapMetrics::from_memstats(&memstats, &cmdline);
+        lines.push(document(
+            "heap",
+            "golang.heap".to_owned(),
+            json!({ "heap": heap }),
+        ));
     } else if namespace.is_none() {
         return Err(format!(
             "{target}: no memstats variable (is expvar imported?); use --namespace to read its other variables"
@@ -419,9 +354,11 @@ async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     if let Some(ns) = namespace {
         let config = gomon_flatten::FlattenConfig::new(ns).map_err(|e| e.to_string())?;
         let expvar = gomon_flatten::Flattener::new(config).flatten(snapshot.vars(), Instant::now());
-        let mut doc = meta(expvar.dataset(), "expvar");
-        doc["golang"] = expvar.into_golang_value();
-        lines.push(doc);
+        lines.push(document(
+            "expvar",
+            expvar.dataset(),
+            expvar.into_golang_value(),
+        ));
     }
     let mut out = std::io::stdout().lock();
     for line in lines {
@@ -440,17 +377,13 @@ fn test_config(path: &Path) -> Result<(), String> {
 
 /// The control-plane client of the configured Elasticsearch output.
 fn cluster_of(config: &Config) -> Result<Option<(gomon_sink::Cluster, String)>, String> {
-    let Some(es) = &config.output.elasticsearch else {
-        return Ok(None);
-    };
-    let sink =
-        gomon_agent::output::sink_config(es, &default_data_dir()).map_err(|e| e.to_string())?;
-    let cluster = gomon_sink::Cluster::with_config(&sink).map_err(|e| e.to_string())?;
-    let index = es
-        .index
-        .clone()
-        .unwrap_or_else(|| gomon_agent::output::DEFAULT_INDEX.to_owned());
-    Ok(Some((cluster, index)))
+    config
+        .output
+        .elasticsearch
+        .as_ref()
+        .map(|es| gomon_agent::output::control_plane(es, &default_data_dir()))
+        .transpose()
+        .map_err(|e| e.to_string())
 }
 
 async fn test_output(path: &Path) -> Result<(), String> {

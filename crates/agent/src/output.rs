@@ -139,6 +139,27 @@ pub fn sink_config(
     Ok(sink)
 }
 
+/// The index (or data stream) name of an `output.elasticsearch` section.
+pub fn index_of(config: &ElasticsearchOutput) -> String {
+    config
+        .index
+        .clone()
+        .unwrap_or_else(|| DEFAULT_INDEX.to_owned())
+}
+
+/// The control-plane client of an `output.elasticsearch` section (same
+/// hosts, credentials and CA as the bulk path) and its index name, for
+/// `gomon setup`, `gomon test output` and `gomon analyze`.
+pub fn control_plane(
+    config: &ElasticsearchOutput,
+    data_dir: &Path,
+) -> Result<(Cluster, String), OutputError> {
+    let sink = sink_config(config, data_dir)?;
+    let cluster = Cluster::with_config(&sink)
+        .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;
+    Ok((cluster, index_of(config)))
+}
+
 /// The template gomon installs for `index`, matching both the data stream
 /// `<index>` and the dated indices `<index>-YYYY.MM.DD`.
 pub fn template_for(index: &str) -> gomon_sink::IndexTemplate {
@@ -162,10 +183,7 @@ impl ElasticsearchSink {
             }
             sink_config.disk_buffer = Some(buffer);
         }
-        let index = config
-            .index
-            .clone()
-            .unwrap_or_else(|| DEFAULT_INDEX.to_owned());
+        let index = index_of(config);
         let cluster = Cluster::with_config(&sink_config)
             .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;
         let naming = if setup.template_enabled {

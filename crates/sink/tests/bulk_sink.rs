@@ -6,37 +6,14 @@ mod support;
 use std::time::Duration;
 
 use gomon_sink::{
-    BatchLimits, BulkSink, Cluster, Credentials, DeadLetterStore, Document, RetryPolicy,
-    SinkConfig, SinkError, TlsSettings,
+    BulkSink, Cluster, Credentials, DeadLetterStore, Document, RetryPolicy, SinkError, TlsSettings,
 };
 use gomon_testrig::engines;
 use serde_json::json;
 use support::{
-    Fault, FaultProxy, delete_index, ids_in, private_ca_and_acceptor, scratch_dir, unique,
+    Fault, FaultProxy, delete_index, ids_in, private_ca_and_acceptor, scratch_dir, test_config,
+    unique,
 };
-
-/// Settings for tests: small batches, fast retries.
-fn test_config(hosts: Vec<String>) -> SinkConfig {
-    let mut config = SinkConfig::new(hosts);
-    config.batch = BatchLimits {
-        max_bytes: 1024 * 1024,
-        max_documents: 100,
-        max_age: Duration::from_millis(200),
-    };
-    config.retry = RetryPolicy {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(400),
-        ..RetryPolicy::default()
-    };
-    config.node_revival = RetryPolicy {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(200),
-        ..RetryPolicy::default()
-    };
-    config.request_timeout = Duration::from_secs(3);
-    config.connect_timeout = Duration::from_secs(2);
-    config
-}
 
 fn documents(index: &str, n: usize) -> Vec<Document> {
     (0..n)

@@ -11,13 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use gomon_sink::{
-    BatchLimits, BulkSink, Cluster, DiskBufferConfig, Document, FsyncPolicy, RetryPolicy,
-    SinkConfig,
-};
+use gomon_sink::{BulkSink, Cluster, DiskBufferConfig, Document, FsyncPolicy, SinkConfig};
 use gomon_testrig::engines;
 use serde_json::json;
-use support::{FaultProxy, delete_index, ids_in, scratch_dir, unique};
+use support::{FaultProxy, delete_index, ids_in, scratch_dir, test_config, unique};
 
 /// Set in the child process of the kill test: the buffer folder.
 const CHILD_DIR: &str = "GOMON_SINK_CHILD_DIR";
@@ -28,24 +25,7 @@ const CHILD_DOCUMENTS: usize = 1000;
 
 /// Small batches, fast retries, a disk buffer in `dir`.
 fn buffered_config(hosts: Vec<String>, dir: &Path) -> SinkConfig {
-    let mut config = SinkConfig::new(hosts);
-    config.batch = BatchLimits {
-        max_bytes: 1024 * 1024,
-        max_documents: 100,
-        max_age: Duration::from_millis(200),
-    };
-    config.retry = RetryPolicy {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(400),
-        ..RetryPolicy::default()
-    };
-    config.node_revival = RetryPolicy {
-        initial: Duration::from_millis(50),
-        max: Duration::from_millis(200),
-        ..RetryPolicy::default()
-    };
-    config.request_timeout = Duration::from_secs(3);
-    config.connect_timeout = Duration::from_secs(2);
+    let mut config = test_config(hosts);
     config.queue_capacity = 50;
     let mut disk = DiskBufferConfig::new(dir);
     disk.max_bytes = 8 << 20;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gomon_sink::Cluster;
+use gomon_sink::{BatchLimits, Cluster, RetryPolicy, SinkConfig};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
@@ -418,4 +418,27 @@ pub fn private_ca_and_acceptor() -> (String, tokio_rustls::TlsAcceptor) {
     )
     .unwrap();
     (ca_pem, tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Settings for tests: small batches, fast retries.
+pub fn test_config(hosts: Vec<String>) -> SinkConfig {
+    let mut config = SinkConfig::new(hosts);
+    config.batch = BatchLimits {
+        max_bytes: 1024 * 1024,
+        max_documents: 100,
+        max_age: Duration::from_millis(200),
+    };
+    config.retry = RetryPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(400),
+        ..RetryPolicy::default()
+    };
+    config.node_revival = RetryPolicy {
+        initial: Duration::from_millis(50),
+        max: Duration::from_millis(200),
+        ..RetryPolicy::default()
+    };
+    config.request_timeout = Duration::from_secs(3);
+    config.connect_timeout = Duration::from_secs(2);
+    config
 }
