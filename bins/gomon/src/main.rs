@@ -236,7 +236,10 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Starts gomon's own /debug/vars when enabled; returns its address.
+/// Starts gomon's own /debug/vars when enabled; returns its address. When
+/// `http.port` is not set and the default port is taken (a second gomon, a
+/// Metricbeat with `http.enabled`), it serves on a free port instead and
+/// says so; a port that was set and is taken is an error.
 async fn serve_self(
     config: &Config,
     agent: &Agent,
@@ -245,17 +248,36 @@ async fn serve_self(
     if !config.http.enabled {
         return Ok(None);
     }
-    let addr = format!("{}:{}", config.http.host, config.http.port);
-    let addr: std::net::SocketAddr = addr
-        .parse()
-        .map_err(|e| format!("http.host/http.port {addr:?}: {e}"))?;
-    let (bound, _) = gomon_agent::selfmon::serve(addr, agent.registry(), stop)
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot serve /debug/vars on {addr}: {e} (set http.port, or http.enabled: false)"
-            )
-        })?;
+    let explicit = config.http.port.is_some();
+    let port = config
+        .http
+        .port
+        .unwrap_or(gomon_agent::config::DEFAULT_HTTP_PORT);
+    let host = &config.http.host;
+    let parse = |port: u16| {
+        let text = format!("{host}:{port}");
+        text.parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("http.host {host:?}: {e} (give an IP address such as 127.0.0.1)"))
+    };
+    let addr = parse(port)?;
+    let bound = match gomon_agent::selfmon::serve(addr, agent.registry(), stop.clone()).await {
+        Ok((bound, _)) => bound,
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let (bound, _) = gomon_agent::selfmon::serve(parse(0)?, agent.registry(), stop)
+                .await
+                .map_err(|e| format!("cannot serve /debug/vars on {host}: {e} (set http.port, or http.enabled: false)"))?;
+            tracing::warn!(taken = %addr, serving = %bound, "the default self-monitoring port is taken; serving gomon's own /debug/vars on a free port instead (set http.port to choose one)");
+            eprintln!(
+                "gomon: port {port} is taken; own metrics on http://{bound}/debug/vars instead (set http.port to choose)"
+            );
+            bound
+        }
+        Err(e) => {
+            return Err(format!(
+                "cannot serve /debug/vars on {addr}: {e} (choose another http.port, or set http.enabled: false)"
+            ));
+        }
+    };
     Ok(Some(bound))
 }
 
@@ -301,10 +323,7 @@ async fn run(
     let summary = running
         .await
         .map_err(|e| format!("agent stopped unexpectedly: {e}"))?;
-    eprintln!(
-        "gomon: stopped: {} documents written, {} failed, {} left undelivered, {} kept in the disk buffer ({})",
-        summary.acked, summary.failed, summary.left_undelivered, summary.buffered, summary.output
-    );
+    eprintln!("gomon: stopped: {summary}");
     if summary.left_undelivered > 0 {
         return Err(format!(
             "{} documents could not be delivered before the drain deadline",

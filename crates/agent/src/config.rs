@@ -300,9 +300,8 @@ fn default_http_host() -> String {
     "127.0.0.1".to_owned()
 }
 
-fn default_http_port() -> u16 {
-    5066
-}
+/// The port of gomon's own `/debug/vars` when `http.port` is not set (as Beats).
+pub const DEFAULT_HTTP_PORT: u16 = 5066;
 
 /// `http`: gomon's own `/debug/vars` endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -313,9 +312,11 @@ pub struct HttpConfig {
     /// Listen address (default 127.0.0.1).
     #[serde(default = "default_http_host")]
     pub host: String,
-    /// Port (default 5066, as Beats; 0 picks a free one).
-    #[serde(default = "default_http_port")]
-    pub port: u16,
+    /// Port; 0 picks a free one. When not set, 5066 (as Beats) if it is
+    /// free, else a free port (printed at start): a port that is set and
+    /// taken is an error.
+    #[serde(default)]
+    pub port: Option<u16>,
 }
 
 impl Default for HttpConfig {
@@ -323,7 +324,7 @@ impl Default for HttpConfig {
         HttpConfig {
             enabled: true,
             host: default_http_host(),
-            port: default_http_port(),
+            port: None,
         }
     }
 }
@@ -719,7 +720,7 @@ impl Config {
         serde_json::json!({
             "modules": modules,
             "output": output,
-            "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port},
+            "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port.unwrap_or(DEFAULT_HTTP_PORT)},
         })
     }
 }

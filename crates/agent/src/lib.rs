@@ -29,12 +29,12 @@ pub mod config;
 pub mod document;
 pub mod history;
 pub mod output;
+pub mod pipeline;
+pub mod schedule;
 pub mod selfmon;
 pub mod store;
 pub mod template;
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -49,31 +49,72 @@ use tokio::sync::{broadcast, mpsc, watch};
 use crate::config::{Config, MetricSet, ModuleConfig};
 use crate::document::{Event, Origin};
 use crate::output::{Output, OutputError};
+use crate::pipeline::{BatchPolicy, CountedOutput, drain_queue};
 use crate::selfmon::Registry;
 
 /// Documents buffered between the fetchers and the output.
 const QUEUE: usize = 1024;
-/// Most documents per output write.
-const BATCH: usize = 500;
-/// Longest a document waits for its batch to fill.
-const BATCH_AGE: Duration = Duration::from_secs(1);
-/// Longest the output may take to drain at shutdown.
-const DRAIN: Duration = Duration::from_secs(10);
 
-/// What a run did.
+/// What a run did. Every document has exactly one fate:
+/// `produced + carried_over = acked + duplicates + dead_lettered + failed +
+/// left_undelivered + buffered`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Documents the output accepted.
+    /// Documents this run's fetches produced (error documents included).
+    pub produced: u64,
+    /// Documents an earlier run left in the disk buffer (`queue.disk`),
+    /// found at start.
+    pub carried_over: u64,
+    /// Documents the output wrote.
     pub acked: u64,
-    /// Documents the output refused or could not write.
+    /// Documents the server already had (a `create` answered 409: written
+    /// by an earlier attempt or run). Delivered, not written twice.
+    pub duplicates: u64,
+    /// Documents the server refused for good, kept in the dead-letter file.
+    pub dead_lettered: u64,
+    /// Documents the output could not write (a file error, a sink that
+    /// refused them).
     pub failed: u64,
-    /// Documents still queued when the drain deadline passed (lost).
+    /// Documents given up when the drain deadline passed: still queued, or
+    /// in memory in the sink. Lost.
     pub left_undelivered: u64,
     /// Documents left in the disk buffer (`queue.disk`): not lost, sent by
     /// the next run on the same folder.
     pub buffered: u64,
     /// Where the documents went.
     pub output: String,
+}
+
+impl RunSummary {
+    /// True when every document produced (and carried over) is accounted
+    /// for by exactly one of the outcomes.
+    pub fn adds_up(&self) -> bool {
+        self.produced + self.carried_over
+            == self.acked
+                + self.duplicates
+                + self.dead_lettered
+                + self.failed
+                + self.left_undelivered
+                + self.buffered
+    }
+}
+
+impl std::fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} documents produced", self.produced)?;
+        if self.carried_over > 0 {
+            write!(f, " (+{} from the disk buffer)", self.carried_over)?;
+        }
+        write!(f, ": {} written", self.acked)?;
+        if self.duplicates > 0 {
+            write!(f, ", {} already present", self.duplicates)?;
+        }
+        write!(
+            f,
+            ", {} dead-lettered, {} failed, {} left undelivered, {} kept in the disk buffer ({})",
+            self.dead_lettered, self.failed, self.left_undelivered, self.buffered, self.output
+        )
+    }
 }
 
 /// One target of one module, with its per-target state.
@@ -206,69 +247,32 @@ impl Agent {
         }
         drop(tx);
 
-        // The output: batches of up to BATCH documents or BATCH_AGE old.
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut stopping = stop.clone();
-        let mut drain_deadline: Option<tokio::time::Instant> = None;
-        loop {
-            let timer = tokio::time::sleep(BATCH_AGE);
-            tokio::pin!(timer);
-            let received = tokio::select! {
-                doc = rx.recv() => doc.map(Some),
-                _ = &mut timer => Some(None),
-                _ = stopping.changed(), if drain_deadline.is_none() => {
-                    drain_deadline = Some(tokio::time::Instant::now() + DRAIN);
-                    Some(None)
-                }
-            };
-            if let Some(deadline) = drain_deadline
-                && tokio::time::Instant::now() > deadline
-            {
-                break;
-            }
-            match received {
-                Some(Some(doc)) => {
-                    registry
-                        .queue_depth
-                        .store(rx.len() as u64, Ordering::Relaxed);
-                    batch.push(doc);
-                    if batch.len() >= BATCH {
-                        output.write(std::mem::take(&mut batch), &registry).await;
-                    }
-                }
-                Some(None) => {
-                    if !batch.is_empty() {
-                        output.write(std::mem::take(&mut batch), &registry).await;
-                    }
-                }
-                None => break,
-            }
-        }
-        if !batch.is_empty() {
-            output.write(std::mem::take(&mut batch), &registry).await;
-        }
-        let queued = rx.len() as u64;
+        let carried_over = output.carried_over();
+        let policy = BatchPolicy::default();
+        let mut writer = CountedOutput {
+            output: &mut output,
+            registry: &registry,
+        };
+        let drained = drain_queue(&mut rx, &mut writer, policy, stop, &registry).await;
         let description = output.describe();
-        let closed = output.close(DRAIN, &registry).await;
+        let closed = output.close(policy.drain, &registry).await;
         for task in tasks {
             task.abort();
         }
+        let o = &registry.output;
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
         RunSummary {
-            acked: registry.output.acked.load(Ordering::Relaxed),
-            failed: registry.output.failed.load(Ordering::Relaxed),
-            left_undelivered: queued + closed.lost,
+            produced: load(&registry.produced),
+            carried_over,
+            acked: load(&o.acked),
+            duplicates: load(&o.duplicates),
+            dead_lettered: load(&o.dead_lettered),
+            failed: load(&o.failed),
+            left_undelivered: drained.abandoned + closed.lost,
             buffered: closed.buffered,
             output: description,
         }
     }
-}
-
-/// A start offset in `[0, period)`, different per target and per run, so
-/// that targets with the same period do not all fire at once.
-fn jitter(period: Duration, target: &Target) -> Duration {
-    let hash = RandomState::new().hash_one(target.to_string());
-    let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-    Duration::from_nanos(hash % nanos)
 }
 
 async fn run_target(
@@ -280,18 +284,21 @@ async fn run_target(
     origin: Origin,
     tap: broadcast::Sender<Arc<Value>>,
 ) {
+    let name = task.heap_target.to_string();
     let counters = registry.target(&task.heap_target.address());
     let period = task.period;
-    let mut next = tokio::time::Instant::now() + jitter(period, &task.heap_target);
+    let mut due = tokio::time::Instant::now() + schedule::start_offset(period, &name);
+    let mut health = TargetHealth::Unknown;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(next) => {}
+            _ = tokio::time::sleep_until(due) => {}
             _ = stop.changed() => return,
         }
         if *stop.borrow() {
             return;
         }
         let events = fetch_once(&mut task, &client).await;
+        health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
         for event in events {
             let failed = event.error.is_some();
             let doc = event.into_document(&origin);
@@ -307,16 +314,40 @@ async fn run_target(
             if tx.send(doc).await.is_err() {
                 return;
             }
+            registry.produced.fetch_add(1, Ordering::Relaxed);
         }
-        next += period;
-        let now = tokio::time::Instant::now();
-        if now > next {
-            // The fetch (or the queue) took longer than the period: the ticks
-            // that passed are skipped, never stacked.
-            let behind = now - next;
-            let missed = (behind.as_nanos() / period.as_nanos().max(1)) as u64 + 1;
-            counters.skipped.fetch_add(missed, Ordering::Relaxed);
-            next += period * u32::try_from(missed).unwrap_or(u32::MAX);
+        let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
+        counters.skipped.fetch_add(skipped, Ordering::Relaxed);
+        due = next;
+    }
+}
+
+/// Whether a target answered its last fetch, so that going down and
+/// coming back are each logged once (on the `gomon::targets` log target,
+/// shown by default), not on every failed fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TargetHealth {
+    Unknown,
+    Up,
+    Down,
+}
+
+impl TargetHealth {
+    fn after(self, target: &str, error: Option<&str>) -> TargetHealth {
+        match (self, error) {
+            (TargetHealth::Down, None) => {
+                tracing::warn!(target: "gomon::targets", address = %target, "target is answering again");
+                TargetHealth::Up
+            }
+            (TargetHealth::Up | TargetHealth::Unknown, Some(error)) => {
+                tracing::warn!(target: "gomon::targets", address = %target, %error, "target is down (error documents are written until it answers)");
+                TargetHealth::Down
+            }
+            (TargetHealth::Unknown, None) => {
+                tracing::info!(target: "gomon::targets", address = %target, "target answered");
+                TargetHealth::Up
+            }
+            (state, _) => state,
         }
     }
 }

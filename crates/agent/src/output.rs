@@ -57,6 +57,7 @@ pub struct ElasticsearchSink {
     naming: TargetNaming,
     hosts: Vec<String>,
     dead_letters: PathBuf,
+    carried_over: u64,
 }
 
 /// What closing an output left undelivered.
@@ -67,6 +68,9 @@ pub struct Closed {
     /// Documents kept in the disk buffer (`queue.disk`), sent at the next start.
     pub buffered: u64,
 }
+
+/// Longest a document waits in the sink for its bulk request to fill.
+pub const SINK_BATCH_AGE: Duration = Duration::from_millis(200);
 
 /// The default index (or data stream) name.
 pub const DEFAULT_INDEX: &str = "gomon-golang";
@@ -88,6 +92,10 @@ pub fn sink_config(
         })
         .collect();
     let mut sink = SinkConfig::new(hosts);
+    // A bulk request goes out at most this long after its first document
+    // (or sooner, when full): documents are searchable within about a
+    // second of their fetch, and at high rates batches fill by size first.
+    sink.batch.max_age = SINK_BATCH_AGE;
     let es = |e: gomon_sink::SinkError| OutputError::Elasticsearch(redact(&e.to_string(), config));
     sink.credentials = match (&config.api_key, &config.username, &config.password) {
         (Some(key), _, _) => Some(Credentials::api_key(key).map_err(es)?),
@@ -210,7 +218,9 @@ impl ElasticsearchSink {
         let hosts = sink_config.hosts.clone();
         let sink = BulkSink::start(sink_config)
             .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;
+        let carried_over = sink.metrics().disk_buffer_records;
         Ok(ElasticsearchSink {
+            carried_over,
             sink,
             index,
             naming,
@@ -237,14 +247,18 @@ impl ElasticsearchSink {
         for doc in docs {
             let Ok(bytes) = serde_json::to_vec(doc) else {
                 registry.output.failed.fetch_add(1, Ordering::Relaxed);
+                registry.output.taken.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             let document = Document::create(self.target_for(doc), bytes).with_id(document_id(doc));
-            // Waits while the sink's queue is full: back-pressure to the fetchers.
+            // Waits while the sink's queue is full (or, with `queue.disk`,
+            // until the record is in the buffer file): back-pressure to the
+            // fetchers. From here on the sink accounts for the document.
             if let Err(e) = self.sink.send(document).await {
                 tracing::error!(error = %e, "document refused by the sink");
                 registry.output.failed.fetch_add(1, Ordering::Relaxed);
             }
+            registry.output.taken.fetch_add(1, Ordering::Relaxed);
         }
         publish(&self.sink.metrics(), registry);
     }
@@ -266,8 +280,7 @@ fn publish(m: &SinkMetricsSnapshot, registry: &Registry) {
     o.duplicates.store(m.events_duplicates, Ordering::Relaxed);
     o.dead_lettered
         .store(m.events_dead_lettered, Ordering::Relaxed);
-    o.failed
-        .store(m.events_failed + m.events_lost, Ordering::Relaxed);
+    o.lost.store(m.events_lost, Ordering::Relaxed);
     o.write_bytes.store(m.bytes_compressed, Ordering::Relaxed);
 }
 
@@ -356,6 +369,7 @@ impl Output {
                     (store, result)
                 })
                 .await;
+                registry.output.taken.fetch_add(count, Ordering::Relaxed);
                 let Ok((store, result)) = joined else {
                     tracing::error!(
                         "file store writer stopped unexpectedly; later documents are lost"
@@ -393,10 +407,20 @@ impl Output {
                         &registry.output.failed
                     };
                     counter.fetch_add(1, Ordering::Relaxed);
+                    registry.output.taken.fetch_add(1, Ordering::Relaxed);
                 }
                 let _ = out.flush();
             }
             Output::Elasticsearch(es) => es.write(&docs, registry).await,
+        }
+    }
+
+    /// Documents an earlier run left in the disk buffer, found when this
+    /// output opened (0 without `queue.disk`).
+    pub fn carried_over(&self) -> u64 {
+        match self {
+            Output::Elasticsearch(es) => es.carried_over,
+            Output::File(_) | Output::Console(_) => 0,
         }
     }
 

@@ -29,10 +29,15 @@ pub struct TargetCounters {
 /// Counters of the output.
 #[derive(Debug, Default)]
 pub struct OutputCounters {
-    /// Documents the output accepted.
+    /// Documents the output wrote (for Elasticsearch: the server confirmed them).
     pub acked: AtomicU64,
-    /// Documents the output refused or could not write.
+    /// Documents the output could not write (a file error, a sink that refused them).
     pub failed: AtomicU64,
+    /// Documents taken by the output (written, refused, or passed to the
+    /// Elasticsearch sink, which accounts for them itself).
+    pub taken: AtomicU64,
+    /// Documents the Elasticsearch sink gave up at its drain deadline.
+    pub lost: AtomicU64,
     /// Documents written to the dead-letter store.
     pub dead_lettered: AtomicU64,
     /// Documents already present (duplicates on replay).
@@ -49,6 +54,8 @@ pub struct Registry {
     pub output: OutputCounters,
     /// Documents waiting between the fetchers and the output.
     pub queue_depth: AtomicU64,
+    /// Documents the fetchers put in the queue to the output.
+    pub produced: AtomicU64,
 }
 
 fn n(a: &AtomicU64) -> u64 {
@@ -81,6 +88,8 @@ impl Registry {
             "fetches": fetches,
             "output.events.acked": n(&o.acked),
             "output.events.failed": n(&o.failed),
+            "output.events.lost": n(&o.lost),
+            "pipeline.events.produced": n(&self.produced),
             "output.events.dead_lettered": n(&o.dead_lettered),
             "output.events.duplicates": n(&o.duplicates),
             "output.write.bytes": n(&o.write_bytes),

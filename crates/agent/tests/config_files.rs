@@ -53,7 +53,7 @@ fn gomons_own_example_config_reads() {
     let module = &config.modules[0];
     assert_eq!(module.expvar.rates, vec!["output.events.acked", "requests"]);
     assert!(config.output.elasticsearch.is_none() && config.output.file.is_none());
-    assert_eq!(config.http.port, 5066);
+    assert_eq!(config.http.port, None);
 }
 
 fn parse(yaml: &str) -> Result<Config, ConfigError> {

@@ -303,3 +303,6 @@ pub fn engines() -> Vec<Engine> {
     }
     found
 }
+
+pub mod http;
+pub mod proxy;
