@@ -20,6 +20,10 @@ pub enum BulkFault {
     Delay(Duration),
     /// Answer with this status without forwarding (429, 503: a storm).
     Status(u16),
+    /// Forward them, then throw the server's answer away and answer with
+    /// this status: the documents are written but the client does not
+    /// know, so its retries meet documents that are already there.
+    ForwardThenStatus(u16),
 }
 
 #[derive(Debug)]
@@ -144,24 +148,38 @@ fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
             BulkFault::Delay(d) => std::thread::sleep(d),
             BulkFault::Status(code) => {
                 state.refused.fetch_add(1, Ordering::Relaxed);
-                let text = r#"{"error":"injected by the test proxy"}"#;
-                write!(
-                    client,
-                    "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                    text.len()
-                )?;
-                return client.shutdown(Shutdown::Both);
+                return refuse(client, code);
+            }
+            BulkFault::ForwardThenStatus(code) => {
+                state.refused.fetch_add(1, Ordering::Relaxed);
+                forward(&state.upstream, &head, &body)?;
+                return refuse(client, code);
             }
         }
     }
-    let mut upstream = TcpStream::connect(&state.upstream)?;
-    upstream.write_all(&head)?;
-    upstream.write_all(b"Connection: close\r\n\r\n")?;
-    upstream.write_all(&body)?;
-    let mut answer = Vec::new();
-    upstream.read_to_end(&mut answer)?;
+    let answer = forward(&state.upstream, &head, &body)?;
     // The upstream's own Connection header (if any) is left as is; the
     // client learns from the close that this connection is done.
     client.write_all(&answer)?;
+    client.shutdown(Shutdown::Both)
+}
+
+fn forward(upstream: &str, head: &[u8], body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut upstream = TcpStream::connect(upstream)?;
+    upstream.write_all(head)?;
+    upstream.write_all(b"Connection: close\r\n\r\n")?;
+    upstream.write_all(body)?;
+    let mut answer = Vec::new();
+    upstream.read_to_end(&mut answer)?;
+    Ok(answer)
+}
+
+fn refuse(mut client: TcpStream, code: u16) -> std::io::Result<()> {
+    let text = r#"{"error":"injected by the test proxy"}"#;
+    write!(
+        client,
+        "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+        text.len()
+    )?;
     client.shutdown(Shutdown::Both)
 }
