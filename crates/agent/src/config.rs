@@ -436,6 +436,8 @@ struct RawConfig {
     setup: SetupSection,
     #[serde(default)]
     queue: QueueConfig,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// A complete, checked configuration.
@@ -451,6 +453,9 @@ pub struct Config {
     pub setup: SetupConfig,
     /// `queue.disk`.
     pub queue: QueueConfig,
+    /// `name` (Beats' key): `agent.name` of every document; the host name
+    /// when unset.
+    pub name: Option<String>,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -527,6 +532,7 @@ impl Config {
             http: HttpConfig::default(),
             setup: SetupConfig::default(),
             queue: QueueConfig::default(),
+            name: None,
             source: None,
         }
     }
@@ -598,6 +604,7 @@ impl Config {
                 template_overwrite: raw.setup.template.overwrite,
             },
             queue: raw.queue,
+            name: raw.name,
             source: None,
         };
         config.check(&prefix)?;

@@ -10,7 +10,7 @@ use serde_json::json;
 /// Version of [`golang_template`]; raise it when the mappings change, so
 /// that `gomon setup` replaces an older installed template (and keeps a
 /// newer one).
-pub const TEMPLATE_VERSION: u64 = 1;
+pub const TEMPLATE_VERSION: u64 = 2;
 
 /// The fields of Metricbeat's `golang` module documents and their types
 /// (the `golang.heap` metric set, gomon's interval fields, and the metadata
@@ -30,6 +30,7 @@ pub const GOLANG_FIELDS: &[(&str, &str)] = &[
     ("agent.version", "keyword"),
     ("agent.id", "keyword"),
     ("agent.hostname", "keyword"),
+    ("agent.ephemeral_id", "keyword"),
     ("error.message", "text"),
     ("golang.heap.cmdline", "keyword"),
     ("golang.heap.allocations.mallocs", "long"),
