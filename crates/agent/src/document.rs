@@ -268,6 +268,9 @@ mod tests {
             assert!(doc["agent"][field].is_string(), "agent.{field}: {doc}");
         }
         assert_eq!(doc["agent"]["hostname"], doc["host"]["name"]);
-        assert_eq!(doc["service"]["address"], "http://localhost:6060/debug/vars");
+        assert_eq!(
+            doc["service"]["address"],
+            "http://localhost:6060/debug/vars"
+        );
     }
 }

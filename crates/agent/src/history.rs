@@ -66,9 +66,7 @@ impl TargetFilter {
                 _ => None,
             };
             if let Some(scheme) = scheme {
-                should.push(
-                    json!({"prefix": {"service.address": format!("{scheme}://{host}/")}}),
-                );
+                should.push(json!({"prefix": {"service.address": format!("{scheme}://{host}/")}}));
             }
         }
         json!({"bool": {"should": should}})
@@ -415,7 +413,10 @@ mod tests {
         let filter = TargetFilter::parse("localhost:6060").unwrap();
         assert!(filter.matches("http://localhost:6060/debug/vars"));
         assert!(filter.matches("http://localhost:6060/other"));
-        assert!(filter.matches("localhost:6060"), "stored by an earlier version");
+        assert!(
+            filter.matches("localhost:6060"),
+            "stored by an earlier version"
+        );
         assert!(!filter.matches("http://localhost:6061/debug/vars"));
         assert!(!filter.matches("http://otherhost:6060/debug/vars"));
         let default_port = TargetFilter::parse("example.org:80").unwrap();

@@ -634,7 +634,11 @@ mod tests {
                 "deep": {"a": {"c": [1, 2]}}
             })
         );
-        assert_eq!(doc.dropped().total(), 0, "a null is absent, not dropped by a limit");
+        assert_eq!(
+            doc.dropped().total(),
+            0,
+            "a null is absent, not dropped by a limit"
+        );
     }
 
     #[test]

@@ -6,10 +6,10 @@ use std::time::Duration;
 use elasticsearch::Elasticsearch;
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
+use elasticsearch::http::Url;
 use elasticsearch::http::transport::{
     MultiNodeConnectionPool, SingleNodeConnectionPool, TransportBuilder,
 };
-use elasticsearch::http::Url;
 use hyper::Method;
 use hyper::header::HeaderMap;
 use serde_json::Value;

@@ -165,12 +165,7 @@ impl Cluster {
             Some(previous) => TemplateOutcome::Updated { previous },
         };
         let (status, answer) = self
-            .request_json(
-                hyper::Method::PUT,
-                &path,
-                Some(template.body(naming)),
-                OP,
-            )
+            .request_json(hyper::Method::PUT, &path, Some(template.body(naming)), OP)
             .await?;
         if !(200..300).contains(&status) {
             return Err(self.status_error(OP, status, &answer));
