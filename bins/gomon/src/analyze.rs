@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use gomon_agent::config::Config;
+use gomon_agent::history::{TargetFilter, adopt_host_port_addresses};
 use gomon_analyze::{
     Analysis, Comparison, Thresholds, Verdict, analyze, compare, expvar_labels, label_of, lifetimes,
 };
@@ -18,9 +19,10 @@ pub(crate) struct Request {
     /// Folder of the file store (default: the embedded default).
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
-    /// Only this target (host:port as in service.address); repeatable.
-    #[arg(long = "target")]
-    pub(crate) targets: Vec<String>,
+    /// Only this target: its URL as in service.address
+    /// (http://host:port/debug/vars), or host:port for every path there; repeatable.
+    #[arg(long = "target", value_parser = TargetFilter::parse)]
+    pub(crate) targets: Vec<TargetFilter>,
     /// Only documents from the last DURATION (e.g. 30m, 6h).
     #[arg(long, value_parser = gomon_agent::config::parse_duration)]
     pub(crate) since: Option<Duration>,
@@ -145,11 +147,8 @@ fn keep(request: &Request, docs: Vec<Value>) -> Vec<Value> {
     let since = request.since.map(|d| SystemTime::now() - d);
     docs.into_iter()
         .filter(|d| {
-            request.targets.is_empty()
-                || request
-                    .targets
-                    .iter()
-                    .any(|t| d["service"]["address"] == t.as_str())
+            let address = d["service"]["address"].as_str().unwrap_or_default();
+            request.targets.is_empty() || request.targets.iter().any(|t| t.matches(address))
         })
         .filter(|d| match since {
             None => true,
@@ -166,14 +165,20 @@ fn mb(bytes: f64) -> String {
 }
 
 fn print_table(analyses: &[Analysis]) {
+    let width = analyses
+        .iter()
+        .map(|a| a.target.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
     println!(
-        "{:<22} {:<18} {:>20} {:>12} {:>7} {:>10} {:>7}  summary",
+        "{:<width$} {:<18} {:>20} {:>12} {:>7} {:>10} {:>7}  summary",
         "target", "verdict", "live heap MB", "trend MB/h", "GC CPU", "p99 pause", "samples"
     );
     for a in analyses {
         let verdicts: Vec<&str> = a.verdicts.iter().map(|v| v.as_str()).collect();
         println!(
-            "{:<22} {:<18} {:>20} {:>12.1} {:>6.2}% {:>8}µs {:>7}  {}",
+            "{:<width$} {:<18} {:>20} {:>12.1} {:>6.2}% {:>8}µs {:>7}  {}",
             a.target,
             verdicts.join("+"),
             format!(
@@ -230,8 +235,9 @@ fn print_comparison(c: &Comparison) {
 
 /// Runs the analysis; `Err` carries the message for a non-zero exit.
 pub(crate) async fn run(request: Request) -> Result<(), String> {
-    let (docs, source) = read_documents(&request).await?;
+    let (mut docs, source) = read_documents(&request).await?;
     eprintln!("gomon: analyzing {source}");
+    adopt_host_port_addresses(&mut docs);
     let docs = keep(&request, docs);
     let thresholds = Thresholds {
         memory_limit: request.memory_limit,

@@ -158,7 +158,11 @@ pub(crate) async fn run(
     for (name, what) in APPS {
         let (child, addr) = start_app(&bin, name).await?;
         println!("  started {name:<9} on {addr:<16} ({what})");
-        names.insert(addr, name.to_owned());
+        // Documents name a target by the URL fetched (`service.address`).
+        let url = gomon_expvar::Target::parse(&addr)
+            .map_err(|e| format!("{name}: {e}"))?
+            .to_string();
+        names.insert(url, name.to_owned());
         children.push(child);
     }
 
@@ -210,6 +214,7 @@ pub(crate) async fn run(
         },
         setup: Default::default(),
         queue: Default::default(),
+        name: None,
         source: None,
     };
     let agent = Agent::new(config, &store)

@@ -346,7 +346,7 @@ async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
             dataset,
             golang: Some(golang),
             error: None,
-            address: target.address(),
+            address: target.to_string(),
             timestamp,
             duration: snapshot.duration(),
             period: Duration::ZERO,

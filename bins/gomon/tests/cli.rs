@@ -150,7 +150,7 @@ fn run_into_the_file_store_fetches_each_target_once_per_period_for_both_metric_s
     for app in &apps {
         let of_app: Vec<&Value> = docs
             .iter()
-            .filter(|d| d["service"]["address"] == app.addr())
+            .filter(|d| d["service"]["address"] == app.vars_url().as_str())
             .collect();
         let heap: Vec<&&Value> = of_app
             .iter()
@@ -185,6 +185,9 @@ fn run_into_the_file_store_fetches_each_target_once_per_period_for_both_metric_s
         assert_eq!(doc["metricset"]["period"], 500);
         assert_eq!(doc["service"]["type"], "golang");
         assert!(doc["host"]["name"].is_string() && doc["agent"]["version"].is_string());
+        for field in ["name", "hostname", "id", "ephemeral_id", "type"] {
+            assert!(doc["agent"][field].is_string(), "agent.{field}: {doc}");
+        }
         assert!(
             doc["golang"]["heap"]["gc"]["pause"]["count"].is_u64(),
             "interval fields after the first fetch"
@@ -198,9 +201,9 @@ fn run_into_the_file_store_fetches_each_target_once_per_period_for_both_metric_s
 fn a_target_that_is_down_gets_error_documents_while_the_others_continue() {
     let dir = temp_dir("run-down");
     let app = GoApp::start(AppKind::Steady, &[]);
-    let down = {
+    let (down, down_url) = {
         let gone = GoApp::start(AppKind::Steady, &[]);
-        gone.addr().to_owned()
+        (gone.addr().to_owned(), gone.vars_url())
     };
     let store = dir.join("store");
     let config = write_config(
@@ -217,7 +220,7 @@ fn a_target_that_is_down_gets_error_documents_while_the_others_continue() {
     let (docs, _) = read_store(&store, "gomon").unwrap();
     let errors: Vec<&Value> = docs
         .iter()
-        .filter(|d| d["service"]["address"] == down.as_str())
+        .filter(|d| d["service"]["address"] == down_url.as_str())
         .collect();
     assert!(!errors.is_empty());
     assert!(
@@ -227,7 +230,7 @@ fn a_target_that_is_down_gets_error_documents_while_the_others_continue() {
     );
     let good = docs
         .iter()
-        .filter(|d| d["service"]["address"] == app.addr() && d["error"].is_null())
+        .filter(|d| d["service"]["address"] == app.vars_url().as_str() && d["error"].is_null())
         .count();
     assert!(good >= 4, "{good} documents of the healthy target");
     std::fs::remove_dir_all(&dir).unwrap();
@@ -263,7 +266,7 @@ fn gomon_monitors_itself_through_its_own_debug_vars() {
     assert!(once.status.success(), "{stderr}");
     let doc: Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
     assert_eq!(doc["event"]["dataset"], "golang.gomon");
-    let fetches = &doc["golang"]["gomon"][format!("fetches.{}.success", app.addr())];
+    let fetches = &doc["golang"]["gomon"][format!("fetches.{}/debug/vars.success", app.addr())];
     assert!(fetches.as_u64().unwrap() >= 1, "{doc}");
     assert!(
         doc["golang"]["gomon"]["process.rss.bytes"]
@@ -396,7 +399,7 @@ fn analyze_calls_a_live_leak_a_leak_and_fails_the_pipeline_on_it() {
         .unwrap();
     let (stdout, stderr) = text(&out);
     assert!(!out.status.success(), "--fail-on leak must fail: {stdout}");
-    assert!(stderr.contains(leaking.addr()), "{stderr}");
+    assert!(stderr.contains(&leaking.vars_url()), "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let verdict = |addr: &str| {
         report["analyses"]
@@ -407,8 +410,8 @@ fn analyze_calls_a_live_leak_a_leak_and_fails_the_pipeline_on_it() {
             .map(|a| a["verdict"].as_str().unwrap().to_owned())
             .unwrap()
     };
-    assert_eq!(verdict(leaking.addr()), "leak", "{stdout}");
-    assert_eq!(verdict(steady.addr()), "steady", "{stdout}");
+    assert_eq!(verdict(&leaking.vars_url()), "leak", "{stdout}");
+    assert_eq!(verdict(&steady.vars_url()), "steady", "{stdout}");
 
     // Without --fail-on the table is printed and the status is 0.
     let table = gomon()
@@ -421,7 +424,7 @@ fn analyze_calls_a_live_leak_a_leak_and_fails_the_pipeline_on_it() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.starts_with(leaking.addr()) && l.contains("leak")),
+            .any(|l| l.starts_with(&leaking.vars_url()) && l.contains("leak")),
         "{stdout}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
@@ -716,4 +719,257 @@ fn with_a_disk_queue_documents_survive_an_outage_and_arrive_at_the_next_run() {
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }
+}
+
+#[test]
+fn targets_that_differ_only_by_path_are_told_apart_and_analyze_takes_either_form() {
+    let dir = temp_dir("paths");
+    let app = GoApp::start(AppKind::Steady, &[]);
+    let health_url = format!("http://{}/healthz", app.addr());
+    let store = dir.join("store");
+    // Two modules on one host:port: /debug/vars, and the app's /healthz
+    // (a JSON object, read by the expvar metric set).
+    let yaml = format!(
+        "metricbeat.modules:\n\
+         - module: golang\n  metricsets: [heap, expvar]\n  period: 500ms\n  hosts: [\"{addr}\"]\n  expvar.namespace: example\n\
+         - module: golang\n  metricsets: [expvar]\n  period: 500ms\n  hosts: [\"{health_url}\"]\n  expvar.namespace: health\n\
+         output.file:\n  path: \"{store}\"\nhttp:\n  enabled: false\n",
+        addr = app.addr(),
+        store = store.display()
+    );
+    let config = dir.join("gomon.yml");
+    std::fs::write(&config, yaml).unwrap();
+    let run = gomon()
+        .args(["run", "--duration", "3s", "--data"])
+        .arg(dir.join("data"))
+        .arg("-c")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run).1);
+    let (docs, _) = read_store(&store, "gomon").unwrap();
+    let at = |url: &str| -> Vec<&Value> {
+        docs.iter()
+            .filter(|d| d["service"]["address"] == url)
+            .collect()
+    };
+    let vars = at(&app.vars_url());
+    let health = at(&health_url);
+    assert!(
+        vars.len() >= 4,
+        "{} documents of {}",
+        vars.len(),
+        app.vars_url()
+    );
+    assert!(
+        health.len() >= 2,
+        "{} documents of {health_url}",
+        health.len()
+    );
+    assert!(
+        health
+            .iter()
+            .all(|d| d["golang"]["health"]["status"] == "ok"),
+        "{health:?}"
+    );
+    assert!(vars.iter().all(|d| d["golang"]["health"].is_null()));
+    // Their Elasticsearch ids differ even for the same metric set and time.
+    let same_time = |d: &Value| {
+        let mut d = d.clone();
+        d["@timestamp"] = "2026-01-01T00:00:00.000Z".into();
+        gomon_agent::output::document_id(&d)
+    };
+    let expvar_of_vars = vars
+        .iter()
+        .find(|d| d["metricset"]["name"] == "expvar")
+        .unwrap();
+    assert_ne!(same_time(expvar_of_vars), same_time(health[0]));
+    // One agent id for every document of the run.
+    let ids: std::collections::BTreeSet<&str> = docs
+        .iter()
+        .map(|d| d["agent"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+
+    // `analyze --target`: host:port (every path there) or the full URL.
+    for filter in [app.addr().to_owned(), app.vars_url()] {
+        let out = gomon()
+            .args([
+                "analyze",
+                "--json",
+                "--min-span",
+                "1s",
+                "--target",
+                &filter,
+                "--data",
+            ])
+            .arg(&store)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "--target {filter}: {stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        let targets: Vec<&str> = report["analyses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["target"].as_str().unwrap())
+            .collect();
+        assert_eq!(targets, [app.vars_url().as_str()], "--target {filter}");
+    }
+    let none = gomon()
+        .args(["analyze", "--json", "--target", &health_url, "--data"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    assert!(!none.status.success(), "no heap documents at {health_url}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn analyze_target_filters_still_match_documents_stored_with_host_port_addresses() {
+    let dir = temp_dir("legacy-target");
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(
+        repo("crates/analyze/tests/fixtures/five-apps-240s.ndjson"),
+        store.join("gomon.ndjson"),
+    )
+    .unwrap();
+    for filter in ["leaking:6060", "http://leaking:6060/debug/vars"] {
+        let out = gomon()
+            .args(["analyze", "--json", "--target", filter, "--data"])
+            .arg(&store)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "--target {filter}: {stderr}");
+        let report: Value = serde_json::from_str(&stdout).unwrap();
+        let analyses = report["analyses"].as_array().unwrap();
+        assert_eq!(analyses.len(), 1, "--target {filter}: {stdout}");
+        assert_eq!(analyses[0]["target"], "leaking:6060");
+        assert_eq!(analyses[0]["verdict"], "leak");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every entry under `dir` with its mode bits, folders first.
+fn modes_under(dir: &Path) -> Vec<(PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let mode = std::fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+        out.push((folder.clone(), true, mode));
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push((entry.path(), false, meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn data_folders_are_0700_and_data_files_0600_whatever_the_umask() {
+    let dir = temp_dir("modes");
+    let data = dir.join("data");
+    let app = GoApp::start(AppKind::Steady, &[]);
+    let engine = engines()
+        .into_iter()
+        .next()
+        .expect("a server from the test rig");
+    let index = format!("gomon-modes-{}", std::process::id());
+    // With umask 022, files would be 0644 and folders 0755 unless gomon sets modes.
+    let run = |config: &Path| {
+        let out = Command::new("sh")
+            .args(["-c", "umask 022; exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_gomon"))
+            .args(["run", "--duration", "3s", "--data"])
+            .arg(&data)
+            .arg("-c")
+            .arg(config)
+            .env_clear()
+            .envs(std::env::vars().filter(|(k, _)| !k.starts_with("GOMON_") || k == "GOMON_LOG"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+    };
+    // The file store, rotated at every document, and the agent id.
+    let file_dir = dir.join("file");
+    std::fs::create_dir_all(&file_dir).unwrap();
+    run(&write_config(
+        &file_dir,
+        &[app.addr()],
+        &format!(
+            "output.file:\n  path: \"{}\"\n  rotate_every_kb: 1\n  number_of_files: 3\n",
+            data.join("store").display()
+        ),
+    ));
+    // Elasticsearch with the disk queue; dead letters in the data folder.
+    let es_dir = dir.join("es");
+    std::fs::create_dir_all(&es_dir).unwrap();
+    run(&write_config(
+        &es_dir,
+        &[app.addr()],
+        &format!(
+            "output.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\nqueue.disk.path: \"{}\"\n",
+            engine.url,
+            data.join("queue").display()
+        ),
+    ));
+    let entries = modes_under(&data);
+    let names: Vec<String> = entries
+        .iter()
+        .map(|(p, _, _)| p.strip_prefix(&data).unwrap().display().to_string())
+        .collect();
+    for expected in [
+        "agent-id",
+        "store/gomon.ndjson",
+        "store/gomon.ndjson.1",
+        "dead-letters.ndjson",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing: {names:?}"
+        );
+    }
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("queue/") && n.ends_with(".segment")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("queue/") && n.ends_with(".acks")),
+        "{names:?}"
+    );
+    for (path, is_dir, mode) in &entries {
+        let wanted = if *is_dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, wanted, "{} is {mode:o}", path.display());
+    }
+    for path in [
+        format!("_data_stream/{index}"),
+        format!("{index}*"),
+        format!("_index_template/{index}"),
+    ] {
+        let _ = Command::new("curl")
+            .args(["-s", "-XDELETE"])
+            .arg(format!("{}/{path}", engine.url))
+            .output();
+    }
+    engine.record(
+        "cli::data_modes",
+        &format!(
+            "{} entries under the data folder, folders 0700, files 0600, umask 022",
+            entries.len()
+        ),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

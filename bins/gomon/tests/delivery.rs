@@ -455,7 +455,7 @@ fn stop_report(stderr: &str) -> HashMap<String, u64> {
         .find(|l| l.contains("gomon: stopped: "))
         .unwrap_or_else(|| panic!("no stop report in:\n{stderr}"));
     let mut numbers = HashMap::new();
-    let mut words = line.split(|c: char| c == ',' || c == ':' || c == '(' || c == ')');
+    let mut words = line.split([',', ':', '(', ')']);
     for part in &mut words {
         let part = part.trim();
         if let Some((n, name)) = part.split_once(' ')

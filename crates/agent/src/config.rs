@@ -437,6 +437,8 @@ struct RawConfig {
     setup: SetupSection,
     #[serde(default)]
     queue: QueueConfig,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 /// A complete, checked configuration.
@@ -452,6 +454,9 @@ pub struct Config {
     pub setup: SetupConfig,
     /// `queue.disk`.
     pub queue: QueueConfig,
+    /// `name` (Beats' key): `agent.name` of every document; the host name
+    /// when unset.
+    pub name: Option<String>,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -528,6 +533,7 @@ impl Config {
             http: HttpConfig::default(),
             setup: SetupConfig::default(),
             queue: QueueConfig::default(),
+            name: None,
             source: None,
         }
     }
@@ -599,6 +605,7 @@ impl Config {
                 template_overwrite: raw.setup.template.overwrite,
             },
             queue: raw.queue,
+            name: raw.name,
             source: None,
         };
         config.check(&prefix)?;

@@ -1,21 +1,35 @@
 //! Documents with Metricbeat's metadata around the metric sets' fields.
 
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
-/// Who and where: the `host` and `agent` fields of every document.
+/// The file in the data folder that keeps `agent.id` across restarts: one
+/// UUID and a newline, mode 0600.
+pub const AGENT_ID_FILE: &str = "agent-id";
+
+/// Who and where: the `host` and `agent` fields of every document, as
+/// Metricbeat writes them (`agent.type` says `gomon`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
-    /// `host.name`.
+    /// `host.name` and `agent.hostname`: this machine's host name.
     pub host_name: String,
+    /// `agent.name`: the configured `name`, else the host name.
+    pub agent_name: String,
+    /// `agent.id`: a UUID kept in the data folder ([`AGENT_ID_FILE`]), the
+    /// same for every run on that folder.
+    pub agent_id: String,
+    /// `agent.ephemeral_id`: a UUID new at every start.
+    pub ephemeral_id: String,
     /// `agent.version`.
     pub agent_version: String,
 }
 
 impl Origin {
-    /// This machine's host name (from the kernel, else `$HOSTNAME`) and this
-    /// crate's version.
+    /// This machine's host name (from the kernel, else `$HOSTNAME`), this
+    /// crate's version and a new ephemeral id, which also stands for
+    /// `agent.id`: for one-off commands (`gomon once`) that keep no data.
     pub fn detect() -> Origin {
         let host_name = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
@@ -23,11 +37,106 @@ impl Origin {
             .filter(|s| !s.is_empty())
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "localhost".to_owned());
+        let ephemeral_id = random_uuid();
         Origin {
+            agent_name: host_name.clone(),
             host_name,
+            agent_id: ephemeral_id.clone(),
+            ephemeral_id,
             agent_version: env!("CARGO_PKG_VERSION").to_owned(),
         }
     }
+
+    /// The origin of a run that keeps its data in `data_dir`: `agent.id` is
+    /// read from `data_dir/agent-id`, or created there on the first start
+    /// (the folder 0700, the file 0600); `name` (the configuration's `name`)
+    /// becomes `agent.name`, else the host name. When the id cannot be read
+    /// or kept, a warning says so and this run's ephemeral id stands in.
+    pub fn for_data_dir(data_dir: &Path, name: Option<&str>) -> Origin {
+        let mut origin = Origin::detect();
+        if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
+            origin.agent_name = name.to_owned();
+        }
+        match load_or_create_agent_id(data_dir) {
+            Ok(id) => origin.agent_id = id,
+            Err(e) => {
+                let path = data_dir.join(AGENT_ID_FILE);
+                tracing::warn!(path = %path.display(), error = %e,
+                    "cannot keep agent.id; this run uses its ephemeral id, so agent.id changes at the next start");
+            }
+        }
+        origin
+    }
+}
+
+/// A random UUID (version 4, RFC 9562), lower-case hex with dashes.
+pub fn random_uuid() -> String {
+    let mut bytes = [0u8; 16];
+    // The kernel's generator where there is one; else fastrand, which is
+    // seeded from the OS too: ids need to be unique, not secret.
+    let from_kernel = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+        .is_ok();
+    if !from_kernel {
+        bytes = fastrand::u128(..).to_le_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// Whether `text` is a UUID in the form [`random_uuid`] writes.
+fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The persisted agent id; written with `create_new`, so two processes
+/// starting at once on one folder agree on whichever id landed first.
+fn load_or_create_agent_id(data_dir: &Path) -> std::io::Result<String> {
+    use std::io::{ErrorKind, Write};
+    crate::owner_only::create_dir_all(data_dir)?;
+    let path = data_dir.join(AGENT_ID_FILE);
+    for _ in 0..3 {
+        match std::fs::read_to_string(&path) {
+            Ok(text) if is_uuid(text.trim()) => return Ok(text.trim().to_ascii_lowercase()),
+            Ok(_) => {
+                // Empty or torn (a crash while it was written): replaced.
+                tracing::warn!(path = %path.display(), "agent id file does not hold a UUID; writing a new one");
+                std::fs::remove_file(&path)?;
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let id = random_uuid();
+        match crate::owner_only::open_options()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                file.write_all(format!("{id}\n").as_bytes())?;
+                file.sync_all()?;
+                return Ok(id);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(
+        "the file keeps changing (another process writing it?)",
+    ))
 }
 
 /// What one metric set produced for one fetch, before metadata.
@@ -41,7 +150,8 @@ pub struct Event {
     pub golang: Option<Value>,
     /// `error.message` on failure.
     pub error: Option<String>,
-    /// `service.address`: host:port of the target.
+    /// `service.address`: the URL fetched, without credentials, as
+    /// Metricbeat writes it (`http://localhost:6060/debug/vars`).
     pub address: String,
     /// When the fetch started.
     pub timestamp: SystemTime,
@@ -64,7 +174,14 @@ impl Event {
             "metricset": {"name": self.metricset, "period": u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX)},
             "service": {"address": self.address, "type": "golang"},
             "host": {"name": origin.host_name},
-            "agent": {"type": "gomon", "version": origin.agent_version},
+            "agent": {
+                "name": origin.agent_name,
+                "hostname": origin.host_name,
+                "id": origin.agent_id,
+                "ephemeral_id": origin.ephemeral_id,
+                "type": "gomon",
+                "version": origin.agent_version,
+            },
             "ecs": {"version": "8.0.0"},
         });
         if let Some(golang) = self.golang {
@@ -74,5 +191,86 @@ impl Event {
             doc["error"] = json!({ "message": message });
         }
         doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("gomon-origin-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn uuids_are_version_4_and_differ() {
+        let a = random_uuid();
+        let b = random_uuid();
+        assert!(is_uuid(&a), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(&a[14..15], "4", "{a}");
+        assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
+        assert!(!is_uuid("not-a-uuid"));
+    }
+
+    #[test]
+    fn the_agent_id_survives_a_restart_and_the_ephemeral_id_does_not() {
+        let dir = temp_dir("restart").join("data");
+        let first = Origin::for_data_dir(&dir, None);
+        let second = Origin::for_data_dir(&dir, Some("edge-7"));
+        assert_eq!(first.agent_id, second.agent_id);
+        assert_ne!(first.ephemeral_id, second.ephemeral_id);
+        assert_ne!(first.agent_id, first.ephemeral_id);
+        assert_eq!(first.agent_name, first.host_name, "no name: the host name");
+        assert_eq!(second.agent_name, "edge-7");
+        let stored = std::fs::read_to_string(dir.join(AGENT_ID_FILE)).unwrap();
+        assert_eq!(stored.trim(), first.agent_id);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(&dir.join(AGENT_ID_FILE)), 0o600);
+        }
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_torn_agent_id_file_is_replaced_by_a_new_id() {
+        let dir = temp_dir("torn");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(AGENT_ID_FILE), "3f2c").unwrap();
+        let origin = Origin::for_data_dir(&dir, None);
+        assert!(is_uuid(&origin.agent_id));
+        assert_ne!(origin.agent_id, origin.ephemeral_id, "kept, not ephemeral");
+        let stored = std::fs::read_to_string(dir.join(AGENT_ID_FILE)).unwrap();
+        assert_eq!(stored.trim(), origin.agent_id);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn documents_carry_every_agent_field_metricbeat_writes() {
+        let origin = Origin::detect();
+        let doc = Event {
+            metricset: "heap",
+            dataset: "golang.heap".to_owned(),
+            golang: None,
+            error: None,
+            address: "http://localhost:6060/debug/vars".to_owned(),
+            timestamp: SystemTime::UNIX_EPOCH,
+            duration: Duration::from_millis(3),
+            period: Duration::from_secs(10),
+        }
+        .into_document(&origin);
+        for field in ["name", "hostname", "id", "ephemeral_id", "type", "version"] {
+            assert!(doc["agent"][field].is_string(), "agent.{field}: {doc}");
+        }
+        assert_eq!(doc["agent"]["hostname"], doc["host"]["name"]);
+        assert_eq!(
+            doc["service"]["address"],
+            "http://localhost:6060/debug/vars"
+        );
     }
 }

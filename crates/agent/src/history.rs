@@ -6,11 +6,115 @@ use std::time::SystemTime;
 use gomon_sink::Cluster;
 use serde_json::{Value, json};
 
+/// One target asked for by a person (`gomon analyze --target`): the URL
+/// fetched, as `service.address` holds it (`http://localhost:6060/debug/vars`),
+/// or `host:port`, which stands for every path on that host and port. Both
+/// also match documents of earlier gomon versions, whose `service.address`
+/// was `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetFilter {
+    /// The URL (without credentials) when one was given, else `None`.
+    url: Option<String>,
+    /// `host:port`, the scheme's port filled in.
+    host_port: String,
+}
+
+impl TargetFilter {
+    /// Reads `host:port` or a URL (`http://host:port/path`, or
+    /// `host:port/path`, which means http as in `hosts`).
+    pub fn parse(text: &str) -> Result<TargetFilter, String> {
+        let target = gomon_expvar::Target::parse(text).map_err(|e| e.to_string())?;
+        let bare = text.trim();
+        let has_path = bare
+            .split_once("://")
+            .map_or(bare, |(_, rest)| rest)
+            .contains('/');
+        Ok(TargetFilter {
+            url: (bare.contains("://") || has_path).then(|| target.to_string()),
+            host_port: target.address(),
+        })
+    }
+
+    /// Whether a document's `service.address` is this target.
+    pub fn matches(&self, address: &str) -> bool {
+        let Ok(stored) = gomon_expvar::Target::parse(address) else {
+            return false;
+        };
+        match &self.url {
+            Some(url) if address.contains("://") => stored.to_string() == *url,
+            _ => stored.address() == self.host_port,
+        }
+    }
+
+    /// The same test as [`TargetFilter::matches`], as an Elasticsearch query
+    /// on the `service.address` keyword.
+    fn query(&self) -> Value {
+        let legacy = json!({"term": {"service.address": self.host_port}});
+        if let Some(url) = &self.url {
+            return json!({"bool": {"should": [{"term": {"service.address": url}}, legacy]}});
+        }
+        let mut should = vec![
+            legacy,
+            json!({"prefix": {"service.address": format!("http://{}/", self.host_port)}}),
+            json!({"prefix": {"service.address": format!("https://{}/", self.host_port)}}),
+        ];
+        // A URL without a port has the scheme's.
+        if let Some((host, port)) = self.host_port.rsplit_once(':') {
+            let scheme = match port {
+                "80" => Some("http"),
+                "443" => Some("https"),
+                _ => None,
+            };
+            if let Some(scheme) = scheme {
+                should.push(json!({"prefix": {"service.address": format!("{scheme}://{host}/")}}));
+            }
+        }
+        json!({"bool": {"should": should}})
+    }
+}
+
+/// Documents written before `service.address` was the URL carry `host:port`;
+/// where exactly one URL of the same documents has that host and port, they
+/// are taken for that target's history and get its URL, so that one target's
+/// history before and after the change reads as one. Ambiguous ones stay as
+/// they are.
+pub fn adopt_host_port_addresses(docs: &mut [Value]) {
+    let mut urls: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for doc in docs.iter() {
+        if let Some(address) = doc["service"]["address"].as_str()
+            && address.contains("://")
+            && let Ok(target) = gomon_expvar::Target::parse(address)
+        {
+            urls.entry(target.address())
+                .or_default()
+                .insert(address.to_owned());
+        }
+    }
+    for doc in docs.iter_mut() {
+        let Some(address) = doc["service"]["address"].as_str() else {
+            continue;
+        };
+        if address.contains("://") {
+            continue;
+        }
+        let Ok(target) = gomon_expvar::Target::parse(address) else {
+            continue;
+        };
+        if let Some(found) = urls.get(&target.address())
+            && found.len() == 1
+            && let Some(url) = found.iter().next()
+        {
+            doc["service"]["address"] = json!(url);
+        }
+    }
+}
+
 /// Which documents to read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HistoryQuery {
-    /// Only these `service.address` values (all when empty).
-    pub targets: Vec<String>,
+    /// Only these targets (all when empty).
+    pub targets: Vec<TargetFilter>,
     /// Only documents at or after this time.
     pub since: Option<SystemTime>,
     /// An expvar variable to bring along (for version labels), e.g. `app.version`.
@@ -22,20 +126,17 @@ pub struct HistoryQuery {
 const BUCKETS: u64 = 2000;
 
 async fn search(cluster: &Cluster, pattern: &str, body: Value) -> Result<Value, String> {
-    let response = cluster
-        .client()
-        .search(elasticsearch::SearchParts::Index(&[pattern]))
-        .body(body)
-        .send()
+    // The cluster's own request: a redirect is an error, never followed.
+    let (status, body) = cluster
+        .search(pattern, &body)
         .await
-        .map_err(|e| format!("{}: search of {pattern} failed: {e}", cluster.url()))?;
-    let status = response.status_code().as_u16();
-    let body: Value = response.json().await.map_err(|e| {
-        format!(
-            "{}: search of {pattern}: unreadable answer: {e}",
+        .map_err(|e| format!("search of {pattern} failed: {e}"))?;
+    if !body.is_object() {
+        return Err(format!(
+            "{}: search of {pattern}: unreadable answer (HTTP {status}): {body}",
             cluster.url()
-        )
-    })?;
+        ));
+    }
     if status != 200 {
         let reason = body["error"]["reason"]
             .as_str()
@@ -51,7 +152,8 @@ async fn search(cluster: &Cluster, pattern: &str, body: Value) -> Result<Value, 
 fn base_filter(query: &HistoryQuery, metricset: &str) -> Vec<Value> {
     let mut filter = vec![json!({"term": {"metricset.name": metricset}})];
     if !query.targets.is_empty() {
-        filter.push(json!({"terms": {"service.address": query.targets}}));
+        let should: Vec<Value> = query.targets.iter().map(TargetFilter::query).collect();
+        filter.push(json!({"bool": {"should": should}}));
     }
     if let Some(since) = query.since {
         filter.push(json!({"range": {"@timestamp": {"gte": humantime::format_rfc3339_millis(since).to_string()}}}));
@@ -293,7 +395,7 @@ mod tests {
     #[test]
     fn every_filter_of_the_query_reaches_the_search() {
         let query = HistoryQuery {
-            targets: vec!["a:1".to_owned()],
+            targets: vec![TargetFilter::parse("a:1").unwrap()],
             since: Some(SystemTime::UNIX_EPOCH),
             label_variable: None,
         };
@@ -303,6 +405,85 @@ mod tests {
         assert_eq!(
             body["aggs"]["t"]["date_histogram"]["fixed_interval"],
             "1000ms"
+        );
+    }
+
+    #[test]
+    fn a_host_port_filter_matches_every_path_there_and_old_documents() {
+        let filter = TargetFilter::parse("localhost:6060").unwrap();
+        assert!(filter.matches("http://localhost:6060/debug/vars"));
+        assert!(filter.matches("http://localhost:6060/other"));
+        assert!(
+            filter.matches("localhost:6060"),
+            "stored by an earlier version"
+        );
+        assert!(!filter.matches("http://localhost:6061/debug/vars"));
+        assert!(!filter.matches("http://otherhost:6060/debug/vars"));
+        let default_port = TargetFilter::parse("example.org:80").unwrap();
+        assert!(default_port.matches("http://example.org/debug/vars"));
+        assert!(!default_port.matches("https://example.org/debug/vars"));
+    }
+
+    #[test]
+    fn a_url_filter_matches_that_url_only_and_old_documents_of_its_host() {
+        let filter = TargetFilter::parse("http://localhost:6060/debug/vars").unwrap();
+        assert!(filter.matches("http://localhost:6060/debug/vars"));
+        assert!(!filter.matches("http://localhost:6060/other"));
+        assert!(filter.matches("localhost:6060"));
+        let short = TargetFilter::parse("localhost:6060/other").unwrap();
+        assert!(short.matches("http://localhost:6060/other"));
+        assert!(!short.matches("http://localhost:6060/debug/vars"));
+        assert!(TargetFilter::parse("ftp://x:1").is_err());
+    }
+
+    #[test]
+    fn the_elasticsearch_query_of_a_filter_says_what_matches_says() {
+        let by_host = TargetFilter::parse("h:80").unwrap().query();
+        assert_eq!(
+            by_host,
+            json!({"bool": {"should": [
+                {"term": {"service.address": "h:80"}},
+                {"prefix": {"service.address": "http://h:80/"}},
+                {"prefix": {"service.address": "https://h:80/"}},
+                {"prefix": {"service.address": "http://h/"}},
+            ]}})
+        );
+        let by_url = TargetFilter::parse("http://h:1/v").unwrap().query();
+        assert_eq!(
+            by_url,
+            json!({"bool": {"should": [
+                {"term": {"service.address": "http://h:1/v"}},
+                {"term": {"service.address": "h:1"}},
+            ]}})
+        );
+    }
+
+    #[test]
+    fn old_host_port_documents_join_the_one_url_of_their_host() {
+        let doc = |address: &str| json!({"service": {"address": address}});
+        let mut docs = vec![
+            doc("a:1"),
+            doc("http://a:1/debug/vars"),
+            doc("b:2"),
+            doc("http://b:2/x"),
+            doc("http://b:2/y"),
+            doc("c:3"),
+        ];
+        adopt_host_port_addresses(&mut docs);
+        let addresses: Vec<&str> = docs
+            .iter()
+            .map(|d| d["service"]["address"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            addresses,
+            [
+                "http://a:1/debug/vars",
+                "http://a:1/debug/vars",
+                "b:2",
+                "http://b:2/x",
+                "http://b:2/y",
+                "c:3"
+            ]
         );
     }
 }

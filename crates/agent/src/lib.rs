@@ -29,6 +29,7 @@ pub mod config;
 pub mod document;
 pub mod history;
 pub mod output;
+mod owner_only;
 pub mod pipeline;
 pub mod schedule;
 pub mod selfmon;
@@ -168,12 +169,13 @@ impl Agent {
     /// configured; for Elasticsearch, the index template is checked first).
     pub async fn new(config: Config, default_dir: &Path) -> Result<Agent, OutputError> {
         let output = Output::open(&config, default_dir).await?;
+        let origin = Origin::for_data_dir(default_dir, config.name.as_deref());
         let (tap, _) = broadcast::channel(256);
         Ok(Agent {
             config,
             output,
             registry: Arc::new(Registry::default()),
-            origin: Origin::detect(),
+            origin,
             tap,
         })
     }
@@ -285,7 +287,7 @@ async fn run_target(
     tap: broadcast::Sender<Arc<Value>>,
 ) {
     let name = task.heap_target.to_string();
-    let counters = registry.target(&task.heap_target.address());
+    let counters = registry.target(&name);
     let period = task.period;
     let mut due = tokio::time::Instant::now() + schedule::start_offset(period, &name);
     let mut health = TargetHealth::Unknown;
@@ -384,7 +386,7 @@ async fn fetch_once(task: &mut TargetTask, client: &ExpvarClient) -> Vec<Event> 
                 dataset,
                 golang,
                 error,
-                address: target.address(),
+                address: target.to_string(),
                 timestamp: wall,
                 duration: started.elapsed(),
                 period: task.period,

@@ -135,7 +135,7 @@ pub fn sink_config(
         .clone()
         .unwrap_or_else(|| data_dir.join("dead-letters.ndjson"));
     if let Some(folder) = dead_letters.parent().filter(|f| !f.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|e| {
+        crate::owner_only::create_dir_all(folder).map_err(|e| {
             OutputError::Elasticsearch(format!(
                 "cannot create {} for dead letters: {e}",
                 folder.display()
@@ -294,15 +294,25 @@ fn redact(text: &str, config: &ElasticsearchOutput) -> String {
     text
 }
 
-/// `<service.address>/<metricset>/<@timestamp>`: one document per target,
-/// metric set and fetch, the same on every retry.
+/// Longest `_id` Elasticsearch accepts, in bytes.
+const MAX_ID_BYTES: usize = 512;
+
+/// `<service.address>/<metricset>/<@timestamp>`: one document per target
+/// (its URL, so targets that differ only by path never share ids), metric
+/// set and fetch, the same on every retry. An id that would pass
+/// Elasticsearch's 512-byte limit (a very long URL) is replaced by a hash of it.
 pub fn document_id(doc: &Value) -> String {
-    format!(
+    let id = format!(
         "{}/{}/{}",
         doc["service"]["address"].as_str().unwrap_or_default(),
         doc["metricset"]["name"].as_str().unwrap_or_default(),
         doc["@timestamp"].as_str().unwrap_or_default()
-    )
+    );
+    if id.len() <= MAX_ID_BYTES {
+        id
+    } else {
+        gomon_sink::content_id("service.address/metricset.name/@timestamp", id.as_bytes())
+    }
 }
 
 impl Output {
@@ -431,5 +441,41 @@ impl Output {
             Output::Elasticsearch(es) => es.close(deadline, registry).await,
             Output::File(_) | Output::Console(_) => Closed::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(address: &str) -> Value {
+        json!({
+            "@timestamp": "2026-01-02T03:04:05.678Z",
+            "metricset": {"name": "heap"},
+            "service": {"address": address},
+        })
+    }
+
+    #[test]
+    fn targets_that_differ_only_by_path_get_different_document_ids() {
+        let a = document_id(&doc("http://localhost:6060/debug/vars"));
+        let b = document_id(&doc("http://localhost:6060/other/vars"));
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            "http://localhost:6060/debug/vars/heap/2026-01-02T03:04:05.678Z"
+        );
+        assert_eq!(a, document_id(&doc("http://localhost:6060/debug/vars")));
+    }
+
+    #[test]
+    fn an_id_past_the_servers_limit_is_hashed_and_stays_stable() {
+        let long = format!("http://h:1/{}", "p".repeat(600));
+        let id = document_id(&doc(&long));
+        assert!(id.len() <= MAX_ID_BYTES, "{}", id.len());
+        assert_eq!(id, document_id(&doc(&long)));
+        let other = format!("http://h:1/{}", "q".repeat(600));
+        assert_ne!(id, document_id(&doc(&other)));
     }
 }

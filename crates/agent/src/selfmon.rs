@@ -63,10 +63,14 @@ fn n(a: &AtomicU64) -> u64 {
 }
 
 impl Registry {
-    /// The counters of `target`, created on first use.
+    /// The counters of `target` (its `service.address`, the URL fetched),
+    /// created on first use. They are listed under `fetches` by the URL
+    /// without its scheme (`localhost:6060/debug/vars`): short to read, and
+    /// still one entry per path when two targets share a host and port.
     pub fn target(&self, target: &str) -> Arc<TargetCounters> {
+        let key = target.split_once("://").map_or(target, |(_, rest)| rest);
         let mut targets = self.targets.lock().unwrap_or_else(|p| p.into_inner());
-        targets.entry(target.to_owned()).or_default().clone()
+        targets.entry(key.to_owned()).or_default().clone()
     }
 
     /// The expvar-shaped JSON: `cmdline`, `fetches`, `output.*` and
@@ -167,4 +171,26 @@ fn respond(req: &Request<hyper::body::Incoming>, registry: &Registry) -> Respons
         header::HeaderValue::from_static("application/json; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_that_differ_only_by_path_have_their_own_counters() {
+        let registry = Registry::default();
+        registry
+            .target("http://localhost:6060/debug/vars")
+            .success
+            .fetch_add(2, Ordering::Relaxed);
+        registry
+            .target("http://localhost:6060/other/vars")
+            .failures
+            .fetch_add(1, Ordering::Relaxed);
+        let fetches = &registry.to_json()["fetches"];
+        assert_eq!(fetches["localhost:6060/debug/vars"]["success"], 2);
+        assert_eq!(fetches["localhost:6060/debug/vars"]["failures"], 0);
+        assert_eq!(fetches["localhost:6060/other/vars"]["failures"], 1);
+    }
 }

@@ -6,7 +6,7 @@
 //! the previous `.1` becomes `.2`, and so on up to `number_of_files - 1`;
 //! older ones are deleted.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -39,9 +39,12 @@ impl FileStore {
         rotate_bytes: u64,
         files: usize,
     ) -> std::io::Result<FileStore> {
-        std::fs::create_dir_all(dir)?;
+        crate::owner_only::create_dir_all(dir)?;
         let path = current_path(dir, filename);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = crate::owner_only::open_options()
+            .create(true)
+            .append(true)
+            .open(&path)?;
         let size = file.metadata()?.len();
         Ok(FileStore {
             dir: dir.to_path_buf(),
@@ -98,7 +101,7 @@ impl FileStore {
                 rotated_path(&self.dir, &self.filename, 1),
             )?;
         }
-        let file = OpenOptions::new()
+        let file = crate::owner_only::open_options()
             .create(true)
             .append(true)
             .open(current_path(&self.dir, &self.filename))?;
@@ -195,7 +198,7 @@ mod tests {
         let mut store = FileStore::open(&dir, "g", 1 << 20, 2).unwrap();
         store.append(&[json!({"a": 1})]).unwrap();
         drop(store);
-        let mut f = OpenOptions::new()
+        let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(dir.join("g.ndjson"))
             .unwrap();

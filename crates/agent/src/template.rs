@@ -10,7 +10,7 @@ use serde_json::json;
 /// Version of [`golang_template`]; raise it when the mappings change, so
 /// that `gomon setup` replaces an older installed template (and keeps a
 /// newer one).
-pub const TEMPLATE_VERSION: u64 = 1;
+pub const TEMPLATE_VERSION: u64 = 2;
 
 /// The fields of Metricbeat's `golang` module documents and their types
 /// (the `golang.heap` metric set, gomon's interval fields, and the metadata
@@ -30,6 +30,8 @@ pub const GOLANG_FIELDS: &[(&str, &str)] = &[
     ("agent.version", "keyword"),
     ("agent.id", "keyword"),
     ("agent.hostname", "keyword"),
+    ("agent.ephemeral_id", "keyword"),
+    ("ecs.version", "keyword"),
     ("error.message", "text"),
     ("golang.heap.cmdline", "keyword"),
     ("golang.heap.allocations.mallocs", "long"),
@@ -148,6 +150,45 @@ mod tests {
             assert!(
                 GOLANG_FIELDS.iter().any(|(path, _)| *path == field),
                 "{field} has no type in the template"
+            );
+        }
+    }
+
+    #[test]
+    fn every_metadata_field_of_a_document_has_a_type() {
+        let doc = crate::document::Event {
+            metricset: "heap",
+            dataset: "golang.heap".to_owned(),
+            golang: None,
+            error: Some("down".to_owned()),
+            address: "http://localhost:6060/debug/vars".to_owned(),
+            timestamp: std::time::SystemTime::UNIX_EPOCH,
+            duration: std::time::Duration::from_millis(1),
+            period: std::time::Duration::from_secs(1),
+        }
+        .into_document(&crate::document::Origin::detect());
+        fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    for (key, child) in map {
+                        let path = if prefix.is_empty() {
+                            key.clone()
+                        } else {
+                            format!("{prefix}.{key}")
+                        };
+                        leaves(&path, child, out);
+                    }
+                }
+                _ => out.push(prefix.to_owned()),
+            }
+        }
+        let mut paths = Vec::new();
+        leaves("", &doc, &mut paths);
+        assert!(paths.len() >= 15, "{paths:?}");
+        for path in paths {
+            assert!(
+                GOLANG_FIELDS.iter().any(|(field, _)| *field == path),
+                "{path} has no type in the template"
             );
         }
     }

@@ -10,9 +10,9 @@ pub enum Mode {
     #[default]
     Flatten,
     /// What Metricbeat's `expvar` metric set writes: the whole object as it
-    /// is (nested maps stay nested, dotted keys stay literal, `memstats` and
-    /// nulls kept), only `cmdline` joined into one string. Limits and type
-    /// stability still apply.
+    /// is (nested maps stay nested, dotted keys stay literal, `memstats`
+    /// kept), only `cmdline` joined into one string and `null` values
+    /// dropped at every depth. Limits and type stability still apply.
     Metricbeat,
 }
 

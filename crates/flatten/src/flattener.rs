@@ -286,10 +286,11 @@ impl Pass<'_> {
         }
     }
 
-    /// Metricbeat mode: rebuilds the object with the same shape, within limits.
+    /// Metricbeat mode: rebuilds the object with the same shape, within
+    /// limits; `null` values are dropped at every depth, as Metricbeat does.
     fn nested(&mut self, path: &str, value: &Value, depth: usize) -> Option<Value> {
         match value {
-            Value::Null => Some(Value::Null),
+            Value::Null => None,
             Value::Object(map) => {
                 if depth >= self.config.limits.max_depth && !map.is_empty() {
                     self.dropped.depth += 1;
@@ -611,15 +612,16 @@ mod tests {
     }
 
     #[test]
-    fn metricbeat_mode_keeps_the_object_as_it_is_but_joins_cmdline() {
+    fn metricbeat_mode_keeps_the_object_as_it_is_but_joins_cmdline_and_drops_nulls() {
         let mut config = ns();
         config.mode = Mode::Metricbeat;
         let vars = json!({
             "memstats": {"HeapAlloc": 1, "PauseNs": [1, 2]},
             "output.elasticsearch.events.acked": 9007199254740993u64,
-            "fetches": {"system-cpu": {"events": 4}},
+            "fetches": {"system-cpu": {"events": 4, "last_error": null}},
             "cmdline": ["./metricbeat", "-e"],
-            "gone": null
+            "gone": null,
+            "deep": {"a": {"b": null, "c": [1, null, 2]}}
         });
         let doc = run(config, vars);
         assert_eq!(
@@ -629,8 +631,13 @@ mod tests {
                 "output.elasticsearch.events.acked": 9007199254740993u64,
                 "fetches": {"system-cpu": {"events": 4}},
                 "cmdline": "./metricbeat -e",
-                "gone": null
+                "deep": {"a": {"c": [1, 2]}}
             })
+        );
+        assert_eq!(
+            doc.dropped().total(),
+            0,
+            "a null is absent, not dropped by a limit"
         );
     }
 

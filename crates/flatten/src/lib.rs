@@ -11,7 +11,8 @@
 //!   mapper, nulls dropped, paths selected by [`PathGlob`]s, arrays kept,
 //!   dropped or expanded ([`ArrayPolicy`]);
 //! - **metricbeat**: the whole object as Metricbeat's `expvar` metric set
-//!   writes it (dotted keys literal, `memstats` in full), `cmdline` joined.
+//!   writes it (dotted keys literal, `memstats` in full), `cmdline` joined,
+//!   nulls dropped at every depth.
 //!
 //! In both, integers stay exact (`u64`/`i64`, never through `f64`), types
 //! stay stable across snapshots (a value that would conflict with the

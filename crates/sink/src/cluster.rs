@@ -1,17 +1,20 @@
 //! The server side: what the server is, and sending bulk requests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use elasticsearch::Elasticsearch;
 use elasticsearch::auth::Credentials as EsCredentials;
 use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::headers::{CONTENT_TYPE, HeaderMap, HeaderValue};
+use elasticsearch::http::Url;
 use elasticsearch::http::transport::{
     MultiNodeConnectionPool, SingleNodeConnectionPool, TransportBuilder,
 };
-use elasticsearch::http::{Method, Url};
+use hyper::Method;
+use hyper::header::HeaderMap;
 use serde_json::Value;
 
+use crate::control::ControlTransport;
 use crate::response::{BULK_FILTER_PATH, parse_bulk_response};
 use crate::{BulkBatch, Credentials, SinkConfig, SinkError};
 
@@ -99,11 +102,17 @@ pub struct BulkOutcome {
 
 /// A connection to one Elasticsearch or OpenSearch node.
 ///
+/// Its own requests ([`Cluster::server_info`], [`Cluster::bulk`],
+/// [`Cluster::search`], templates and data streams) go on the sink's HTTP
+/// client and never follow a redirect: a 3xx answer is
+/// [`SinkError::Redirect`], naming where it pointed.
+///
 /// `Debug` shows the URL only: the `elasticsearch` client's own `Debug`
 /// would print the credentials.
 #[derive(Clone)]
 pub struct Cluster {
     client: Elasticsearch,
+    control: Arc<ControlTransport>,
     url: String,
 }
 
@@ -127,8 +136,11 @@ impl Cluster {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| invalid(e.to_string()))?;
+        let mut config = SinkConfig::new([url]);
+        config.request_timeout = Duration::from_secs(30);
         Ok(Cluster {
             client: Elasticsearch::new(transport),
+            control: Arc::new(ControlTransport::new(&config)?),
             url: url.trim_end_matches('/').to_owned(),
         })
     }
@@ -169,6 +181,7 @@ impl Cluster {
         })?;
         Ok(Cluster {
             client: Elasticsearch::new(transport),
+            control: Arc::new(ControlTransport::new(config)?),
             url: config.hosts.join(","),
         })
     }
@@ -178,7 +191,10 @@ impl Cluster {
         &self.url
     }
 
-    /// The underlying `elasticsearch` client, for control-plane calls.
+    /// The underlying `elasticsearch` client, for calls this type does not
+    /// offer (tests and tools). Unlike this type's own requests, it follows
+    /// redirects (the `elasticsearch` crate's default, which cannot be
+    /// turned off): gomon itself never uses it.
     pub fn client(&self) -> &Elasticsearch {
         &self.client
     }
@@ -188,26 +204,27 @@ impl Cluster {
         path: &str,
         operation: &'static str,
     ) -> Result<(u16, HeaderMap, Value), SinkError> {
-        let response = self
-            .client
-            .send(
-                Method::Get,
-                path,
-                HeaderMap::new(),
-                None::<&()>,
-                None::<&[u8]>,
-                None,
-            )
-            .await
-            .map_err(|e| self.transport_error(operation, &e))?;
-        let status = response.status_code().as_u16();
-        let headers = response.headers().clone();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.transport_error(operation, &e))?;
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, headers, value))
+        let reply = self
+            .control
+            .send(Method::GET, path, None, bytes::Bytes::new(), operation)
+            .await?;
+        Ok((reply.status, reply.headers, json_or_text(&reply.body)))
+    }
+
+    /// `POST <index_pattern>/_search` with `body`: the status and the answer
+    /// (JSON, or the text as a JSON string).
+    pub async fn search(
+        &self,
+        index_pattern: &str,
+        body: &Value,
+    ) -> Result<(u16, Value), SinkError> {
+        self.request_json(
+            Method::POST,
+            &format!("/{index_pattern}/_search"),
+            Some(body.clone()),
+            "search",
+        )
+        .await
     }
 
     /// Asks the server what it is. Uses `GET /`, and `GET /_nodes/_local` where
@@ -268,28 +285,18 @@ impl Cluster {
         if batch.is_empty() {
             return Ok(BulkOutcome::default());
         }
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/x-ndjson"),
-        );
-        let response = self
-            .client
+        let reply = self
+            .control
             .send(
-                Method::Post,
-                "/_bulk",
-                headers,
-                Some(&[("filter_path", BULK_FILTER_PATH)]),
-                Some(batch.body()),
-                None,
+                Method::POST,
+                &format!("/_bulk?filter_path={BULK_FILTER_PATH}"),
+                Some("application/x-ndjson"),
+                bytes::Bytes::copy_from_slice(batch.body()),
+                OP,
             )
-            .await
-            .map_err(|e| self.transport_error(OP, &e))?;
-        let status = response.status_code().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.transport_error(OP, &e))?;
+            .await?;
+        let status = reply.status;
+        let text = String::from_utf8_lossy(&reply.body).into_owned();
         if !(200..300).contains(&status) {
             return Err(self.status_error(OP, status, &Value::String(text)));
         }
@@ -325,38 +332,19 @@ impl Cluster {
         body: Option<Value>,
         operation: &'static str,
     ) -> Result<(u16, Value), SinkError> {
-        let mut headers = HeaderMap::new();
-        if body.is_some() {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        }
-        let body = body.map(|b| b.to_string());
-        let response = self
-            .client
+        let content_type = body.is_some().then_some("application/json");
+        let body = body.map(|b| bytes::Bytes::from(b.to_string()));
+        let reply = self
+            .control
             .send(
                 method,
                 path,
-                headers,
-                None::<&()>,
-                body.as_deref().map(str::as_bytes),
-                None,
+                content_type,
+                body.unwrap_or_default(),
+                operation,
             )
-            .await
-            .map_err(|e| self.transport_error(operation, &e))?;
-        let status = response.status_code().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| self.transport_error(operation, &e))?;
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, value))
-    }
-
-    fn transport_error(&self, operation: &'static str, error: &elasticsearch::Error) -> SinkError {
-        SinkError::Transport {
-            url: self.url.clone(),
-            operation,
-            reason: error.to_string(),
-        }
+            .await?;
+        Ok((reply.status, json_or_text(&reply.body)))
     }
 
     pub(crate) fn status_error(
@@ -377,6 +365,12 @@ impl Cluster {
             body,
         }
     }
+}
+
+/// An answer as JSON, or its text as a JSON string when it is not JSON.
+fn json_or_text(body: &[u8]) -> Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()))
 }
 
 #[cfg(test)]

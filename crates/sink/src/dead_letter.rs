@@ -1,6 +1,6 @@
 //! Documents the server refused for good, kept in an NDJSON file with why.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -73,7 +73,7 @@ impl DeadLetterStore {
     /// Opens (creating if needed) the file for appending.
     pub fn open(path: impl Into<PathBuf>) -> Result<DeadLetterStore, SinkError> {
         let path = path.into();
-        let file = OpenOptions::new()
+        let file = crate::owner_only::open_options()
             .create(true)
             .append(true)
             .open(&path)

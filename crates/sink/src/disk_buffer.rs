@@ -25,7 +25,7 @@
 //! blocking threads.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -316,7 +316,7 @@ impl DiskBuffer {
     ) -> Result<DiskBuffer, SinkError> {
         config.validate()?;
         let dir = config.path.clone();
-        std::fs::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        crate::owner_only::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))? {
             let entry = entry.map_err(|e| io_error(&dir, e))?;
@@ -417,7 +417,7 @@ impl DiskBuffer {
 
     fn start_segment(&self, state: &mut State, id: u64) -> Result<(), SinkError> {
         let path = segment_path(&self.config.path, id);
-        let file = OpenOptions::new()
+        let file = crate::owner_only::open_options()
             .create_new(true)
             .append(true)
             .open(&path)
@@ -715,7 +715,11 @@ impl DiskBuffer {
             // A segment about to be deleted needs no acks file.
             if segment.acks.is_none() {
                 let path = acks_path(&self.config.path, ticket.segment);
-                match OpenOptions::new().create(true).append(true).open(&path) {
+                match crate::owner_only::open_options()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                {
                     Ok(file) => segment.acks = Some(file),
                     Err(e) => {
                         tracing::warn!(path = %path.display(), error = %e, "disk buffer: acknowledgement not written; the record will be sent again after a restart");

@@ -50,10 +50,12 @@ mod auth;
 mod batch;
 mod cluster;
 mod config;
+mod control;
 mod dead_letter;
 mod disk_buffer;
 mod health;
 mod metrics;
+mod owner_only;
 mod response;
 mod retry;
 mod service;
@@ -159,6 +161,23 @@ pub enum SinkError {
         operation: &'static str,
         /// The client's error.
         reason: String,
+    },
+    /// The server answered with a redirect. The sink never follows one:
+    /// credentials, templates and documents go only to the hosts configured.
+    #[error(
+        "{url}: {operation} answered HTTP {status} redirecting to {location}; redirects are \
+         not followed (credentials stay with the hosts configured): list the server's own \
+         address in hosts"
+    )]
+    Redirect {
+        /// The server.
+        url: String,
+        /// What was being done.
+        operation: &'static str,
+        /// The HTTP status (301, 302, 303, 307, 308).
+        status: u16,
+        /// Where it pointed: `scheme://host:port` of its `Location` only.
+        location: String,
     },
     /// The server answered the whole request with an error status.
     #[error("{url}: {operation} answered HTTP {status}: {body}")]

@@ -741,6 +741,18 @@ async fn attempt(shared: &Arc<Shared>, unit: Vec<Pending>, drain: &mut DrainSign
     match reply.status {
         200..=299 => {}
         413 => return Attempt::TooLarge(unit),
+        status if reply.redirect.is_some() => {
+            let to = reply.redirect.unwrap_or_default();
+            return Attempt::Failed(
+                unit,
+                format!(
+                    "{}: bulk answered HTTP {status} redirecting to {to}; redirects are not \
+                     followed (documents and credentials stay with the hosts configured): \
+                     list the server's own address in hosts",
+                    reply.server
+                ),
+            );
+        }
         status => {
             let body = crate::truncate(String::from_utf8_lossy(&reply.body).into_owned(), 300);
             return Attempt::Failed(

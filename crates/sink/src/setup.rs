@@ -117,7 +117,7 @@ impl Cluster {
     pub async fn supports_data_streams(&self) -> Result<bool, SinkError> {
         let (status, _) = self
             .request_json(
-                elasticsearch::http::Method::Get,
+                hyper::Method::GET,
                 "/_data_stream",
                 None,
                 "data stream check",
@@ -139,7 +139,7 @@ impl Cluster {
         const OP: &str = "index template";
         let path = format!("/_index_template/{}", template.name);
         let (status, existing) = self
-            .request_json(elasticsearch::http::Method::Get, &path, None, OP)
+            .request_json(hyper::Method::GET, &path, None, OP)
             .await?;
         let installed: Option<Option<u64>> = match status {
             404 => None,
@@ -165,12 +165,7 @@ impl Cluster {
             Some(previous) => TemplateOutcome::Updated { previous },
         };
         let (status, answer) = self
-            .request_json(
-                elasticsearch::http::Method::Put,
-                &path,
-                Some(template.body(naming)),
-                OP,
-            )
+            .request_json(hyper::Method::PUT, &path, Some(template.body(naming)), OP)
             .await?;
         if !(200..300).contains(&status) {
             return Err(self.status_error(OP, status, &answer));

@@ -21,11 +21,57 @@ use crate::{SinkConfig, SinkError};
 /// response is a few bytes per item).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
+/// The HTTP client of the bulk path and the control plane: the sink's TLS
+/// settings and connect timeout, a keep-alive pool, and no redirect
+/// following (hyper's client never follows one; callers report a 3xx).
+pub(crate) type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// Builds the [`HttpClient`] of `config`.
+pub(crate) fn http_client(config: &SinkConfig) -> Result<HttpClient, SinkError> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(config.connect_timeout));
+    tcp.set_nodelay(true);
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config.tls.client_config()?)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Ok(Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(50))
+        .build(connector))
+}
+
+/// Where a redirect answer points, for messages: the `host:port` of its
+/// `Location` (never its path or query, which may carry tokens), or a note
+/// that it stays on the same server or names none.
+pub(crate) fn redirect_target(location: Option<&HeaderValue>) -> String {
+    let Some(location) = location.and_then(|l| l.to_str().ok()) else {
+        return "no Location".to_owned();
+    };
+    match location.parse::<Uri>() {
+        Ok(uri) => match uri.authority() {
+            // User-info is dropped: only the host and port are named.
+            Some(authority) => {
+                let host_port = authority
+                    .as_str()
+                    .rsplit_once('@')
+                    .map_or(authority.as_str(), |(_, h)| h);
+                format!("{}://{host_port}", uri.scheme_str().unwrap_or("http"))
+            }
+            None => "a path on the same server".to_owned(),
+        },
+        Err(_) => "an unreadable Location".to_owned(),
+    }
+}
+
 /// What a node answered to one bulk request.
 #[derive(Debug)]
 pub(crate) struct BulkReply {
     /// The HTTP status of the whole request.
     pub(crate) status: u16,
+    /// The `Location` of a redirect answer, as [`redirect_target`] names it.
+    pub(crate) redirect: Option<String>,
     /// The response body.
     pub(crate) body: Bytes,
     /// The node that answered.
@@ -35,7 +81,7 @@ pub(crate) struct BulkReply {
 /// Sends bulk bodies to the nodes of one cluster.
 #[derive(Debug)]
 pub(crate) struct BulkTransport {
-    http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    http: HttpClient,
     nodes: NodePool,
     bulk_uris: Vec<Uri>,
     authorization: Option<HeaderValue>,
@@ -72,18 +118,7 @@ impl BulkTransport {
             );
             bases.push(base.to_owned());
         }
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(config.connect_timeout));
-        tcp.set_nodelay(true);
-        tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config.tls.client_config()?)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(50))
-            .build(connector);
+        let http = http_client(config)?;
         let authorization = config
             .credentials
             .as_ref()
@@ -170,6 +205,10 @@ impl BulkTransport {
                 .await
                 .map_err(|e| failed(error_chain(&e)))?;
             let status = response.status().as_u16();
+            let redirect = response
+                .status()
+                .is_redirection()
+                .then(|| redirect_target(response.headers().get(hyper::header::LOCATION)));
             let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
@@ -177,6 +216,7 @@ impl BulkTransport {
                 .to_bytes();
             Ok(BulkReply {
                 status,
+                redirect,
                 body,
                 server: server.clone(),
             })

@@ -392,6 +392,22 @@ async fn https_hosts_are_trusted_through_a_custom_ca_and_refused_without_it() {
         let report = sink.shutdown(Duration::from_secs(30)).await;
         assert_eq!(report.lost, 0, "{report:?}");
         assert_eq!(ids_in(&cluster, &index).await, expected);
+        // The control plane goes through the same TLS settings.
+        let mut with_ca = test_config(vec![proxy.url.clone()]);
+        with_ca.tls = TlsSettings::custom_ca(ca_pem.as_bytes()).unwrap();
+        let info = Cluster::with_config(&with_ca)
+            .unwrap()
+            .server_info()
+            .await
+            .unwrap();
+        assert!(info.major() >= 2, "{info:?}");
+        let refused = Cluster::with_config(&test_config(vec![proxy.url.clone()]))
+            .unwrap()
+            .server_info()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("UnknownIssuer"), "{refused}");
         delete_index(&cluster, &index).await;
         engine.record(
             "sink::tls_custom_ca",
