@@ -211,6 +211,7 @@ pub(crate) async fn run(
         setup: Default::default(),
         queue: Default::default(),
         source: None,
+        findings: Default::default(),
     };
     let agent = Agent::new(config, &store)
         .await
