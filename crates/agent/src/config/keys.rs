@@ -288,9 +288,13 @@ fn check_section(map: &Map<String, Value>, section: &Section, prefix: &str, repo
 
 fn unknown(path: &str, key: &str, section: &Section) -> String {
     let known = section.keys.iter().map(|(k, _)| *k);
+    // A key cut short (`verification` for `verification_mode`) is near too.
     let nearest = known
         .clone()
-        .map(|k| (distance(key, k), k))
+        .map(|k| {
+            let cut_short = key.len() >= 4 && k.starts_with(key);
+            (if cut_short { 1 } else { distance(key, k) }, k)
+        })
         .filter(|(d, k)| *d <= allowed_distance(k))
         .min();
     match nearest {
@@ -349,7 +353,7 @@ mod tests {
         assert_eq!(distance("outptu", "output"), 1);
         assert_eq!(distance("hots", "hosts"), 1);
         assert_eq!(distance("period", "period"), 0);
-        assert_eq!(distance("logstash", "console"), 5);
+        assert!(distance("logstash", "console") > allowed_distance("console"));
     }
 
     #[test]
@@ -361,8 +365,8 @@ mod tests {
         assert_eq!(
             report.unknown,
             vec![
-                "output.logstash: unknown key (gomon reads elasticsearch, file, console here)",
                 "outptu: unknown key; did you mean output?",
+                "output.logstash: unknown key (gomon reads elasticsearch, file, console here)",
                 "setup.template.enabld: unknown key; did you mean enabled?",
             ]
         );

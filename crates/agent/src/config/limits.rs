@@ -139,9 +139,9 @@ mod tests {
         let deep: String = (0..10).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
         assert!(check_yaml_with(&deep, 10, 1000).is_ok());
         let err = check_yaml_with(&deep, 9, 1000).unwrap_err();
-        assert!(err.contains("deeper than 9 levels at line 9"), "{err}");
-        let flow = "[".repeat(100_000);
-        assert!(check_yaml(&flow).unwrap_err().contains("deeper than 64"));
+        assert!(err.contains("deeper than 9 levels at line 10 "), "{err}");
+        let flow = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert!(check_yaml(&flow).unwrap_err().contains("deeper than 64 levels at line 1 column 65"));
     }
 
     #[test]
