@@ -778,15 +778,16 @@ impl Config {
                     }
                 }
                 keys::check_module(&entry, &label, &mut report);
-                let module: ModuleConfig = serde_path_to_error::deserialize(entry).map_err(|e| {
-                    let inner = e.path().to_string();
-                    let key = if inner == "." {
-                        label.clone()
-                    } else {
-                        format!("{label}.{inner}")
-                    };
-                    invalid(key, e.inner().to_string())
-                })?;
+                let module: ModuleConfig =
+                    serde_path_to_error::deserialize(entry).map_err(|e| {
+                        let inner = e.path().to_string();
+                        let key = if inner == "." {
+                            label.clone()
+                        } else {
+                            format!("{label}.{inner}")
+                        };
+                        invalid(key, e.inner().to_string())
+                    })?;
                 modules.push(module);
                 labels.push(label);
             }
@@ -834,7 +835,9 @@ impl Config {
             };
             return Err(invalid(
                 "modules".to_owned(),
-                format!("no golang module configured{skipped}: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`"),
+                format!(
+                    "no golang module configured{skipped}: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`"
+                ),
             ));
         }
         for (m, label) in self.modules.iter().zip(labels) {
@@ -945,9 +948,7 @@ impl Config {
             })
             .collect();
         let redact = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
-        let file = |f: &FileOutput| {
-            serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}})
-        };
+        let file = |f: &FileOutput| serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}});
         let output = if let Some(es) = &self.output.elasticsearch {
             serde_json::json!({"elasticsearch": {
                 "hosts": es.hosts, "username": es.username, "password": redact(&es.password),
@@ -987,6 +988,9 @@ fn format_size(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     UNITS
         .iter()
-        .find(|(unit, _)| bytes >= *unit && bytes % unit == 0)
-        .map_or_else(|| bytes.to_string(), |(unit, name)| format!("{}{name}", bytes / unit))
+        .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
+        .map_or_else(
+            || bytes.to_string(),
+            |(unit, name)| format!("{}{name}", bytes / unit),
+        )
 }

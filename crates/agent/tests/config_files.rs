@@ -106,7 +106,11 @@ fn other_metricbeat_modules_are_skipped_with_a_note_never_refused() {
         ]
     );
     // A skipped module's keys are not gomon's to check.
-    assert!(config.findings.unknown_keys.is_empty(), "{:?}", config.findings);
+    assert!(
+        config.findings.unknown_keys.is_empty(),
+        "{:?}",
+        config.findings
+    );
 }
 
 #[test]
@@ -139,7 +143,11 @@ fn metricbeat_settings_gomon_does_not_implement_are_noted_as_ignored() {
         "name: shipper\ntags: [a]\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\nsetup.ilm.enabled: false\nlogging.level: debug\nmonitoring.enabled: false\nmetricbeat.config.modules.path: x\nmetricbeat.modules:\n- module: golang\n  hosts: [\"a:1\"]\n  fields: {team: a}\noutput.elasticsearch:\n  hosts: [\"h:9200\"]\n  bulk_max_size: 100\n  ssl.certificate: c.pem\n",
     )
     .unwrap();
-    assert!(config.findings.unknown_keys.is_empty(), "{:?}", config.findings);
+    assert!(
+        config.findings.unknown_keys.is_empty(),
+        "{:?}",
+        config.findings
+    );
     assert_eq!(
         config.findings.ignored,
         vec![
@@ -184,7 +192,9 @@ fn test_config_refuses_what_run_would_refuse() {
             "output.elasticsearch: api_key: give it as id:key",
         ),
         (
-            format!("{es}output.elasticsearch.ssl.certificate_authorities: /nonexistent/es-ca.pem\n"),
+            format!(
+                "{es}output.elasticsearch.ssl.certificate_authorities: /nonexistent/es-ca.pem\n"
+            ),
             "output.elasticsearch: ssl.certificate_authorities: ",
         ),
         (
@@ -197,7 +207,10 @@ fn test_config_refuses_what_run_would_refuse() {
         ),
     ] {
         let err = parse(&extra).unwrap_err().to_string();
-        assert!(err.starts_with("test.yml: ") && err.contains(expected), "{err}\nexpected: {expected}");
+        assert!(
+            err.starts_with("test.yml: ") && err.contains(expected),
+            "{err}\nexpected: {expected}"
+        );
     }
 }
 
@@ -207,19 +220,35 @@ fn certificate_authorities_is_a_path_or_a_list_of_paths() {
         "ssl.certificate_authorities: /nonexistent/one.pem",
         "ssl.certificate_authorities: [/nonexistent/one.pem]",
     ] {
-        let err = parse(&format!("modules:\n- module: golang\n  hosts: [\"https://a:1\"]\n  {ssl}\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("modules[0].ssl") && err.contains("/nonexistent/one.pem"), "{err}");
+        let err = parse(&format!(
+            "modules:\n- module: golang\n  hosts: [\"https://a:1\"]\n  {ssl}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("modules[0].ssl") && err.contains("/nonexistent/one.pem"),
+            "{err}"
+        );
         let err = parse(&format!("modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"https://h:9200\"]\n  {ssl}\n"))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("output.elasticsearch: ssl.certificate_authorities") && err.contains("/nonexistent/one.pem"), "{err}");
+        assert!(
+            err.contains("output.elasticsearch: ssl.certificate_authorities")
+                && err.contains("/nonexistent/one.pem"),
+            "{err}"
+        );
     }
-    let err = parse("modules:\n- module: golang\n  hosts: [\"a:1\"]\n  ssl.certificate_authorities: {a: 1}\n")
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("modules[0].ssl.certificate_authorities: expected a file path or a list of file paths"), "{err}");
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\n  ssl.certificate_authorities: {a: 1}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "modules[0].ssl.certificate_authorities: expected a file path or a list of file paths"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -239,7 +268,13 @@ fn the_printed_configuration_shows_effective_values() {
     assert_eq!(module["ssl"]["verification_mode"], "full");
     let es = &shown["output"]["elasticsearch"];
     assert_eq!(es["index"], "gomon-golang");
-    assert!(es["dead_letter_path"].as_str().unwrap().ends_with("dead-letters.ndjson"), "{es}");
+    assert!(
+        es["dead_letter_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("dead-letters.ndjson"),
+        "{es}"
+    );
     assert_eq!(shown["queue"]["disk"]["max_size"], "1GiB");
     assert_eq!(shown["http"]["port"], 5066);
     assert_eq!(shown["setup"]["template"]["enabled"], true);
@@ -250,28 +285,46 @@ fn hostile_configurations_are_refused_by_their_limit() {
     // Nine levels of nine aliases: 9^9 nodes from a few hundred bytes.
     let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
-        bomb.push_str(&format!("{name}: &{name} [{}]\n", vec![format!("*{prev}"); 9].join(", ")));
+        bomb.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 9].join(", ")
+        ));
     }
     let err = parse(&bomb).unwrap_err();
     assert!(matches!(err, ConfigError::Limit { .. }), "{err:?}");
-    assert!(err.to_string().contains("more than 500000 YAML nodes"), "{err}");
+    assert!(
+        err.to_string().contains("more than 500000 YAML nodes"),
+        "{err}"
+    );
 
     let deep: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
     let err = parse(&deep).unwrap_err().to_string();
-    assert!(err.contains("nested deeper than 64 levels at line 65"), "{err}");
+    assert!(
+        err.contains("nested deeper than 64 levels at line 65"),
+        "{err}"
+    );
 
     let hosts: Vec<String> = (0..20_001).map(|i| format!("\"h{i}:1\"")).collect();
-    let err = parse(&format!("modules:\n- module: golang\n  hosts: [{}]\n", hosts.join(",")))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("20001 targets") && err.contains("at most 20000"), "{err}");
+    let err = parse(&format!(
+        "modules:\n- module: golang\n  hosts: [{}]\n",
+        hosts.join(",")
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("20001 targets") && err.contains("at most 20000"),
+        "{err}"
+    );
 
     let dir = std::env::temp_dir().join(format!("gomon-config-limits-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let big = dir.join("big.yml");
     std::fs::write(&big, "#".repeat(5 * 1024 * 1024)).unwrap();
     let err = Config::load(&big).unwrap_err().to_string();
-    assert!(err.contains("5242880 bytes") && err.contains("at most 4194304 bytes"), "{err}");
+    assert!(
+        err.contains("5242880 bytes") && err.contains("at most 4194304 bytes"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 #[test]

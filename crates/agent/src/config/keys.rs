@@ -270,7 +270,12 @@ pub(crate) fn check_module(value: &Value, path: &str, report: &mut KeyReport) {
     }
 }
 
-fn check_section(map: &Map<String, Value>, section: &Section, prefix: &str, report: &mut KeyReport) {
+fn check_section(
+    map: &Map<String, Value>,
+    section: &Section,
+    prefix: &str,
+    report: &mut KeyReport,
+) {
     for (key, value) in map {
         let path = format!("{prefix}{key}");
         match section.keys.iter().find(|(known, _)| known == key) {
@@ -325,8 +330,8 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

@@ -131,7 +131,10 @@ mod tests {
         // a: 11 nodes, b: 111, c: 1111, d: 11111, plus the keys and the root.
         assert!(check_yaml_with(bomb, 64, 20_000).is_ok());
         let err = check_yaml_with(bomb, 64, 10_000).unwrap_err();
-        assert!(err.contains("more than 10000 YAML nodes") && err.contains("line 4"), "{err}");
+        assert!(
+            err.contains("more than 10000 YAML nodes") && err.contains("line 4"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -141,7 +144,11 @@ mod tests {
         let err = check_yaml_with(&deep, 9, 1000).unwrap_err();
         assert!(err.contains("deeper than 9 levels at line 10 "), "{err}");
         let flow = format!("{}{}", "[".repeat(100), "]".repeat(100));
-        assert!(check_yaml(&flow).unwrap_err().contains("deeper than 64 levels at line 1 column 65"));
+        assert!(
+            check_yaml(&flow)
+                .unwrap_err()
+                .contains("deeper than 64 levels at line 1 column 65")
+        );
     }
 
     #[test]
