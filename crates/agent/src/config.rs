@@ -891,6 +891,35 @@ impl Config {
                     .to_owned(),
             ));
         }
+        if self.http.enabled && self.http.host.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(
+                "http.host".to_owned(),
+                format!(
+                    "{:?} is not an IP address (e.g. 127.0.0.1 for localhost, 0.0.0.0, ::1)",
+                    self.http.host
+                ),
+            ));
+        }
+        if let Some(file) = &self.output.file {
+            if file.filename.is_empty() || file.filename.contains(['/', '\\']) {
+                return Err(invalid(
+                    "output.file.filename".to_owned(),
+                    format!("{:?}: give a file name without a folder", file.filename),
+                ));
+            }
+            if file.rotate_every_kb == 0 {
+                return Err(invalid(
+                    "output.file.rotate_every_kb".to_owned(),
+                    "0: give at least 1".to_owned(),
+                ));
+            }
+            if file.number_of_files == 0 {
+                return Err(invalid(
+                    "output.file.number_of_files".to_owned(),
+                    "0: give at least 1 (the current file)".to_owned(),
+                ));
+            }
+        }
         if let Some(es) = &self.output.elasticsearch {
             if es.hosts.is_empty() {
                 return Err(invalid(

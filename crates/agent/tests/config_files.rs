@@ -176,6 +176,14 @@ fn test_config_refuses_what_run_would_refuse() {
             "modules[0].period: 1ns is below the minimum of 100ms",
         ),
         (
+            format!("{module}http.host: localhost\n"),
+            "http.host: \"localhost\" is not an IP address",
+        ),
+        (
+            format!("{module}output.file:\n  path: /tmp/x\n  number_of_files: 0\n"),
+            "output.file.number_of_files: 0: give at least 1",
+        ),
+        (
             format!("{module}  timeout: 50ms\n"),
             "modules[0].timeout: 50ms is below the minimum of 100ms",
         ),
