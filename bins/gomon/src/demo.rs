@@ -216,6 +216,7 @@ pub(crate) async fn run(
         queue: Default::default(),
         name: None,
         source: None,
+        findings: Default::default(),
     };
     let agent = Agent::new(config, &store)
         .await

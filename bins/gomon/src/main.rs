@@ -288,9 +288,11 @@ async fn run(
 ) -> Result<(), String> {
     let data = data.unwrap_or_else(default_data_dir);
     let config = match config_path {
-        Some(path) => Config::load(path).map_err(|e| e.to_string())?,
-        None => Config::embedded_default(&data),
-    };
+        Some(path) => Config::load(path),
+        None => Config::embedded(&data),
+    }
+    .map_err(|e| e.to_string())?;
+    print_findings(&config.findings, "warning");
     let agent = Agent::new(config.clone(), &data)
         .await
         .map_err(|e| e.to_string())?;
@@ -390,8 +392,38 @@ fn test_config(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let pretty = serde_json::to_string_pretty(&config.redacted()).map_err(|e| e.to_string())?;
     println!("{pretty}");
+    print_findings(&config.findings, "error");
+    let unknown = config.findings.unknown_keys.len();
+    if unknown > 0 {
+        return Err(format!(
+            "{}: {unknown} unknown key{} (gomon run would warn and ignore {})",
+            path.display(),
+            if unknown == 1 { "" } else { "s" },
+            if unknown == 1 { "it" } else { "them" }
+        ));
+    }
     eprintln!("gomon: {}: config OK", path.display());
     Ok(())
+}
+
+/// Unknown keys (as `severity`), then one note for the ignored Metricbeat
+/// settings and one for the skipped modules, on stderr.
+fn print_findings(findings: &gomon_agent::config::Findings, severity: &str) {
+    for key in &findings.unknown_keys {
+        eprintln!("gomon: {severity}: {key}");
+    }
+    if !findings.ignored.is_empty() {
+        eprintln!(
+            "gomon: note: ignored (Metricbeat settings gomon does not implement): {}",
+            findings.ignored.join(", ")
+        );
+    }
+    if !findings.skipped_modules.is_empty() {
+        eprintln!(
+            "gomon: note: skipped (gomon runs the golang module only): {}",
+            findings.skipped_modules.join(", ")
+        );
+    }
 }
 
 /// The control-plane client of the configured Elasticsearch output.

@@ -973,3 +973,303 @@ fn data_folders_are_0700_and_data_files_0600_whatever_the_umask() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// How a run of the binary ended: status, stdout, stderr, wall time and
+/// peak resident memory (VmHWM, polled every millisecond while it runs).
+struct Measured {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+    elapsed: std::time::Duration,
+    peak_kib: u64,
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `cmd`, killing it after `hang_guard` (a test failure, not a measure).
+fn measured(mut cmd: Command, hang_guard: std::time::Duration) -> Measured {
+    use std::io::Read;
+    use std::process::Stdio;
+    let start = std::time::Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id();
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak_kib = peak_kib.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > hang_guard {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still running after {hang_guard:?} (peak {peak_kib} KiB): {}",
+                stderr.join().unwrap()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    Measured {
+        status,
+        elapsed: start.elapsed(),
+        peak_kib,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
+}
+
+#[test]
+fn hostile_config_files_end_at_once_with_a_clear_error_in_little_memory() {
+    let dir = temp_dir("hostile-config");
+    // "Billion laughs": ten levels of ten aliases, 10^10 nodes once expanded.
+    let mut bomb = String::from(
+        "a: &a [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+    );
+    for (prev, name) in "abcdefghi".chars().zip("bcdefghij".chars()) {
+        let aliases = vec![format!("*{prev}"); 10].join(", ");
+        bomb.push_str(&format!("{name}: &{name} [{aliases}]\n"));
+    }
+    bomb.push_str(
+        "modules:\n- module: golang\n  hosts: [\"localhost:6060\"]\n  expvar.include: [*j]\n",
+    );
+    assert!((512..=1024).contains(&bomb.len()), "{} bytes", bomb.len());
+    std::fs::write(dir.join("bomb.yml"), &bomb).unwrap();
+    // Deep block indentation, just under the 4 MiB cap: only the depth limit stops it.
+    let mut deep = String::new();
+    for level in 0.. {
+        let line = format!("{}k:\n", " ".repeat(level));
+        if deep.len() + line.len() > 4_000_000 {
+            break;
+        }
+        deep.push_str(&line);
+    }
+    std::fs::write(dir.join("deep.yml"), &deep).unwrap();
+    // 600,000 modules, about 40 MB.
+    let mut many = String::from("modules:\n");
+    for i in 0..600_000 {
+        many.push_str(&format!(
+            "- module: golang\n  hosts: [\"host-{i:06}:6060\"]\n  period: 10s\n  enabled: true\n"
+        ));
+    }
+    assert!(many.len() > 40_000_000, "{} bytes", many.len());
+    std::fs::write(dir.join("many.yml"), &many).unwrap();
+    drop((deep, many));
+
+    let cases: [(PathBuf, &str); 4] = [
+        (
+            dir.join("bomb.yml"),
+            "more than 500000 YAML nodes (aliases counted as what they expand to) at line",
+        ),
+        (
+            dir.join("deep.yml"),
+            "nested deeper than 64 levels at line 65",
+        ),
+        (dir.join("many.yml"), "the file is too large: 4"),
+        (
+            PathBuf::from("/dev/zero"),
+            "the file is too large: more than 4194304 bytes",
+        ),
+    ];
+    for (file, expected) in &cases {
+        for args in [&["test", "config"][..], &["run"][..]] {
+            let mut cmd = gomon();
+            cmd.args(args)
+                .arg("-c")
+                .arg(file)
+                .arg("--data")
+                .arg(dir.join("data"));
+            if args == ["test", "config"] {
+                cmd = gomon();
+                cmd.args(args).arg("-c").arg(file);
+            }
+            let run = measured(cmd, std::time::Duration::from_secs(20));
+            eprintln!(
+                "gomon {} -c {}: {:?}, peak RSS {} KiB, {}",
+                args.join(" "),
+                file.display(),
+                run.elapsed,
+                run.peak_kib,
+                run.stderr.trim()
+            );
+            assert_eq!(run.status.code(), Some(1), "{}\n{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains(expected),
+                "expected {expected:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr.contains(&file.display().to_string()),
+                "{}",
+                run.stderr
+            );
+            assert!(run.peak_kib < 100 * 1024, "peak RSS {} KiB", run.peak_kib);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_keys_fail_test_config_and_are_warned_once_by_run_which_goes_on() {
+    let dir = temp_dir("unknown-keys");
+    let config = dir.join("metricbeat.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "metricbeat.modules:\n- module: system\n  metricsets: [cpu]\n  enabled: false\n- module: golang\n  hosts: [\"127.0.0.1:1\"]\n  period: 1s\n  perod: 5s\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\noutptu:\n  console: {{}}\noutput.file.path: \"{}\"\nhttp.port: 0\n",
+            dir.join("store").display()
+        ),
+    )
+    .unwrap();
+    let check = gomon()
+        .args(["test", "config", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&check);
+    assert!(!check.status.success(), "{stderr}");
+    for expected in [
+        "gomon: error: metricbeat.modules[1].perod: unknown key; did you mean period?",
+        "gomon: error: outptu: unknown key; did you mean output?",
+        "gomon: note: ignored (Metricbeat settings gomon does not implement): processors, setup.kibana",
+        "gomon: note: skipped (gomon runs the golang module only): metricbeat.modules[0] (module: system)",
+        "2 unknown keys",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} in {stderr}");
+    }
+    assert!(!stderr.contains("config OK"), "{stderr}");
+    assert!(stdout.contains("\"period\": \"1s\""), "{stdout}");
+
+    let run = gomon()
+        .args(["run", "--duration", "1500ms", "-c"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("metricbeat.modules[1].perod: unknown key; did you mean period?")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("gomon: note: ignored").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("gomon: warning: outptu: unknown key"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("monitoring 127.0.0.1:1"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn test_config_refuses_the_output_settings_run_refuses() {
+    let dir = temp_dir("check-like-run");
+    for (name, extra, expected) in [
+        (
+            "verification.yml",
+            "  ssl.verification_mode: none\n",
+            "output.elasticsearch: ssl.verification_mode other than full is not supported",
+        ),
+        (
+            "username.yml",
+            "  username: elastic\n",
+            "output.elasticsearch: username is set but password is not",
+        ),
+        (
+            "ca.yml",
+            "  ssl.certificate_authorities: /nonexistent/gomon-ca.pem\n",
+            "/nonexistent/gomon-ca.pem",
+        ),
+    ] {
+        let config = dir.join(name);
+        std::fs::write(
+            &config,
+            format!("modules:\n- module: golang\n  hosts: [\"127.0.0.1:1\"]\noutput.elasticsearch:\n  hosts: [\"127.0.0.1:1\"]\n{extra}http.port: 0\n"),
+        )
+        .unwrap();
+        for args in [
+            &["test", "config", "-c"][..],
+            &["run", "--duration", "1s", "-c"][..],
+        ] {
+            let out = gomon().args(args).arg(&config).output().unwrap();
+            let (_, stderr) = text(&out);
+            assert!(!out.status.success(), "{args:?} {name}: {stderr}");
+            assert!(stderr.contains(expected), "{args:?} {name}: {stderr}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn environment_overrides_apply_without_a_config_file() {
+    let dir = temp_dir("env-no-config");
+    let store = dir.join("env-store");
+    let run = gomon()
+        .env("GOMON_HTTP__PORT", "0")
+        .env("GOMON_OUTPUT__FILE__PATH", &store)
+        .args(["run", "--duration", "1s", "--data"])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    let banner = stderr
+        .lines()
+        .find(|l| l.contains("monitoring localhost:6060"))
+        .unwrap_or_default();
+    assert!(banner.contains(&store.display().to_string()), "{stderr}");
+    assert!(
+        banner.contains("/debug/vars") && !banner.contains(":5066/"),
+        "{stderr}"
+    );
+
+    let run = gomon()
+        .env("GOMON_HTTP__ENABLED", "false")
+        .args(["run", "--duration", "1s", "--data"])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&run);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("monitoring localhost:6060") && !stderr.contains("/debug/vars"),
+        "{stderr}"
+    );
+
+    let run = gomon()
+        .env("GOMON_HTTP__PORT", "not-a-port")
+        .args(["run", "--duration", "1s", "--data"])
+        .arg(dir.join("data"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&run);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(stderr.contains("http.port"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

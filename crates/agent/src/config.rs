@@ -5,9 +5,20 @@
 //! prefix `GOMON_`, `__` between levels). Dotted keys (`heap.path`,
 //! `output.elasticsearch`) mean the same as nested ones, as in Beats.
 //! Metricbeat's `metricbeat.modules` and gomon's `modules` are the same list.
+//!
+//! Reading is bounded ([`MAX_FILE_BYTES`], [`MAX_DEPTH`], [`MAX_NODES`],
+//! [`MAX_TARGETS`]) and every key is checked: a key gomon does not know is
+//! reported with the nearest known one, Metricbeat settings gomon does not
+//! implement and modules other than `golang` are noted as ignored
+//! ([`Findings`]).
+
+mod keys;
+mod limits;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+pub use limits::{MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_TARGETS};
 
 pub use ::config::FileFormat;
 use serde::{Deserialize, Deserializer};
@@ -23,6 +34,15 @@ pub enum ConfigError {
         /// The file.
         path: String,
         /// Why.
+        reason: String,
+    },
+    /// The file is larger, deeper or expands to more nodes than gomon reads
+    /// (the message names the limit, and where it can, line and column).
+    #[error("{path}: {reason}")]
+    Limit {
+        /// The file.
+        path: String,
+        /// Which limit, and where.
         reason: String,
     },
     /// The file is not valid YAML/TOML (the message has line and column).
@@ -104,6 +124,28 @@ fn optional_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>
             .map_err(serde::de::Error::custom),
     }
 }
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PathBuf>, D::Error> {
+    let wrong = || serde::de::Error::custom("expected a file path or a list of file paths");
+    match Value::deserialize(d)? {
+        Value::Null => Ok(Vec::new()),
+        Value::String(path) => Ok(vec![PathBuf::from(path)]),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::String(path) => Ok(PathBuf::from(path)),
+                _ => Err(wrong()),
+            })
+            .collect(),
+        _ => Err(wrong()),
+    }
+}
+
+/// The shortest `period` and `timeout` of a module: 100 ms.
+pub const MIN_PERIOD: Duration = Duration::from_millis(100);
+
+/// The path fetched when neither the host URL nor `heap.path`/`expvar.path` gives one.
+pub const DEFAULT_PATH: &str = "/debug/vars";
 
 /// Parses `10s`, `500ms`, `1m30s`, `2h`: Go/Beats-style durations.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -206,6 +248,33 @@ impl ModuleConfig {
         }
     }
 
+    /// The whole-request timeout of one fetch: `timeout`, else the period,
+    /// at most 10 s.
+    pub fn request_timeout(&self) -> Duration {
+        self.timeout
+            .unwrap_or(self.period.min(Duration::from_secs(10)))
+    }
+
+    /// The path a metric set fetches: its own `path`, else the path of the
+    /// host URLs (`/debug/vars` when they give none); `"(each host's own
+    /// path)"` when the hosts differ.
+    fn effective_path(&self, own: &Option<String>) -> String {
+        if let Some(path) = own {
+            return path.clone();
+        }
+        let mut paths = self.hosts.iter().map(|h| {
+            gomon_expvar::Target::parse(h)
+                .map(|t| t.uri().path().to_owned())
+                .unwrap_or_else(|_| DEFAULT_PATH.to_owned())
+        });
+        let first = paths.next().unwrap_or_else(|| DEFAULT_PATH.to_owned());
+        if paths.all(|p| p == first) {
+            first
+        } else {
+            "(each host's own path)".to_owned()
+        }
+    }
+
     /// The metric sets this module runs.
     pub fn metric_sets(&self) -> Vec<MetricSet> {
         match &self.metricsets {
@@ -216,11 +285,11 @@ impl ModuleConfig {
     }
 }
 
-/// `ssl:` of the Elasticsearch output.
+/// `ssl:` of a module or of the Elasticsearch output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct SslConfig {
-    /// PEM files of CAs to trust.
-    #[serde(default)]
+    /// PEM files of CAs to trust: one path or a list, as in Beats.
+    #[serde(default, deserialize_with = "one_or_many")]
     pub certificate_authorities: Vec<PathBuf>,
     /// `full` (default) or `none` (no verification: insecure).
     pub verification_mode: Option<String>,
@@ -419,8 +488,10 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Default, Deserialize)]
 struct MetricbeatSection {
+    // Read entry by entry: a module other than golang never meets the
+    // golang module's types.
     #[serde(default)]
-    modules: Vec<ModuleConfig>,
+    modules: Vec<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -428,7 +499,7 @@ struct RawConfig {
     #[serde(default)]
     metricbeat: MetricbeatSection,
     #[serde(default)]
-    modules: Vec<ModuleConfig>,
+    modules: Vec<Value>,
     #[serde(default)]
     output: OutputsConfig,
     #[serde(default)]
@@ -441,10 +512,24 @@ struct RawConfig {
     name: Option<String>,
 }
 
+/// What reading a configuration found that does not stop gomon from running.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Findings {
+    /// Keys gomon does not know, each with its path and the nearest known
+    /// key (`modules[0].perod: unknown key; did you mean period?`):
+    /// `gomon test config` fails on them, `gomon run` warns and goes on.
+    pub unknown_keys: Vec<String>,
+    /// Metricbeat settings gomon does not implement (`processors`,
+    /// `setup.kibana`, ...), by path: noted, never refused.
+    pub ignored: Vec<String>,
+    /// Modules other than golang (`metricbeat.modules[1] (system)`): skipped.
+    pub skipped_modules: Vec<String>,
+}
+
 /// A complete, checked configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Every module, from `metricbeat.modules` then `modules`.
+    /// Every golang module, from `metricbeat.modules` then `modules`.
     pub modules: Vec<ModuleConfig>,
     /// Where documents go; none configured means the file store.
     pub output: OutputsConfig,
@@ -459,6 +544,28 @@ pub struct Config {
     pub name: Option<String>,
     /// The file it came from, if any.
     pub source: Option<PathBuf>,
+    /// Unknown keys and ignored settings, for `gomon test config` and the
+    /// warnings of `gomon run`.
+    pub findings: Findings,
+}
+
+/// Top-level keys that only the environment gives and that name no
+/// section (`GOMON_LOG`, `GOMON_DATA_DIR`: gomon's own variables, not
+/// settings); the key check leaves them alone.
+fn environment_only_keys() -> Vec<String> {
+    std::env::vars_os()
+        .filter_map(|(key, _)| {
+            let key = key.to_str()?.strip_prefix("GOMON_")?;
+            Some(key.split("__").next()?.to_lowercase())
+        })
+        .collect()
+}
+
+fn output_reason(error: crate::output::OutputError) -> String {
+    match error {
+        crate::output::OutputError::Elasticsearch(reason) => reason,
+        other => other.to_string(),
+    }
 }
 
 /// Nests dotted keys (`heap.path: x` → `heap: {path: x}`), merging objects,
@@ -535,15 +642,40 @@ impl Config {
             queue: QueueConfig::default(),
             name: None,
             source: None,
+            findings: Findings::default(),
         }
     }
 
-    /// Reads `path` (YAML, or TOML for `.toml`), applies `GOMON_` environment
-    /// overrides and checks the result.
+    /// The configuration of `gomon run` without a file, with `GOMON_`
+    /// environment overrides applied (`GOMON_HTTP__PORT=0`,
+    /// `GOMON_OUTPUT__ELASTICSEARCH__HOSTS=...`) and checked as a file would
+    /// be; documents go to the file store at `data_dir` unless the
+    /// environment names an output.
+    pub fn embedded(data_dir: &Path) -> Result<Config, ConfigError> {
+        const EMBEDDED: &str = "modules:\n- module: golang\n  hosts: [\"localhost:6060\"]\n";
+        let mut config = Config::parse(
+            EMBEDDED,
+            config::FileFormat::Yaml,
+            "embedded default + GOMON_ environment",
+        )?;
+        let output = &mut config.output;
+        if output.elasticsearch.is_none() && output.file.is_none() && output.console.is_none() {
+            output.file = Some(FileOutput {
+                path: data_dir.to_path_buf(),
+                filename: default_filename(),
+                rotate_every_kb: default_rotate_kb(),
+                number_of_files: default_files(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Reads `path` (YAML, or TOML for `.toml`; at most [`MAX_FILE_BYTES`]),
+    /// applies `GOMON_` environment overrides and checks the result.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = limits::read_bounded(path).map_err(|reason| ConfigError::Read {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            reason,
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => config::FileFormat::Toml,
@@ -560,6 +692,19 @@ impl Config {
         format: config::FileFormat,
         origin: &str,
     ) -> Result<Config, ConfigError> {
+        let limit = |reason| ConfigError::Limit {
+            path: origin.to_owned(),
+            reason,
+        };
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(limit(format!(
+                "{} bytes of configuration; gomon reads at most {MAX_FILE_BYTES} bytes (4 MiB)",
+                text.len()
+            )));
+        }
+        if matches!(format, config::FileFormat::Yaml) {
+            limits::check_yaml(text).map_err(limit)?;
+        }
         let built = config::Config::builder()
             .add_source(config::File::from_str(text, format))
             .add_source(
@@ -588,15 +733,73 @@ impl Config {
         } else {
             format!("{origin}: ")
         };
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            path: prefix.clone(),
+            key,
+            reason,
+        };
+        let mut report = keys::KeyReport::default();
+        keys::check_top(&value, &environment_only_keys(), &mut report);
         let raw: RawConfig =
             serde_path_to_error::deserialize(value).map_err(|e| ConfigError::Invalid {
                 path: prefix.clone(),
                 key: e.path().to_string(),
                 reason: e.inner().to_string(),
             })?;
-        let mut modules = raw.metricbeat.modules;
-        modules.extend(raw.modules);
-        let config = Config {
+        let lists = [
+            ("metricbeat.modules", raw.metricbeat.modules),
+            ("modules", raw.modules),
+        ];
+        let targets: usize = lists
+            .iter()
+            .flat_map(|(_, list)| list)
+            .filter(|m| m["module"] == "golang")
+            .map(|m| m["hosts"].as_array().map_or(0, Vec::len))
+            .sum();
+        if targets > MAX_TARGETS {
+            return Err(ConfigError::Limit {
+                path: origin.to_owned(),
+                reason: format!(
+                    "{targets} targets (hosts over all golang modules); gomon monitors at most {MAX_TARGETS}"
+                ),
+            });
+        }
+        let mut modules = Vec::new();
+        let mut labels = Vec::new();
+        let mut skipped = Vec::new();
+        for (list, entries) in lists {
+            for (i, entry) in entries.into_iter().enumerate() {
+                let label = format!("{list}[{i}]");
+                match entry.get("module") {
+                    Some(Value::String(name)) if name == "golang" => {}
+                    Some(Value::String(name)) => {
+                        skipped.push(format!("{label} (module: {name})"));
+                        continue;
+                    }
+                    _ => {
+                        return Err(invalid(
+                            format!("{label}.module"),
+                            "missing: each module needs `module:` (gomon runs `module: golang`)"
+                                .to_owned(),
+                        ));
+                    }
+                }
+                keys::check_module(&entry, &label, &mut report);
+                let module: ModuleConfig =
+                    serde_path_to_error::deserialize(entry).map_err(|e| {
+                        let inner = e.path().to_string();
+                        let key = if inner == "." {
+                            label.clone()
+                        } else {
+                            format!("{label}.{inner}")
+                        };
+                        invalid(key, e.inner().to_string())
+                    })?;
+                modules.push(module);
+                labels.push(label);
+            }
+        }
+        let mut config = Config {
             modules,
             output: raw.output,
             http: raw.http,
@@ -607,34 +810,46 @@ impl Config {
             queue: raw.queue,
             name: raw.name,
             source: None,
+            findings: Findings {
+                unknown_keys: report.unknown,
+                ignored: report.ignored,
+                skipped_modules: skipped,
+            },
         };
-        config.check(&prefix)?;
+        if config.queue.disk.is_some() && config.output.elasticsearch.is_none() {
+            config
+                .findings
+                .ignored
+                .push("queue.disk (only the elasticsearch output uses it)".to_owned());
+        }
+        config.check(&prefix, &labels)?;
         Ok(config)
     }
 
-    fn check(&self, prefix: &str) -> Result<(), ConfigError> {
+    fn check(&self, prefix: &str, labels: &[String]) -> Result<(), ConfigError> {
         let invalid = |key: String, reason: String| ConfigError::Invalid {
             path: prefix.to_owned(),
             key,
             reason,
         };
         if self.modules.is_empty() {
+            let skipped = if self.findings.skipped_modules.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (skipped: {}; gomon runs the golang module)",
+                    self.findings.skipped_modules.join(", ")
+                )
+            };
             return Err(invalid(
                 "modules".to_owned(),
-                "no module configured: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`".to_owned(),
+                format!(
+                    "no golang module configured{skipped}: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`"
+                ),
             ));
         }
-        for (i, m) in self.modules.iter().enumerate() {
-            let key = |k: &str| format!("modules[{i}].{k}");
-            if m.module != "golang" {
-                return Err(invalid(
-                    key("module"),
-                    format!(
-                        "{:?} is not supported: gomon runs the golang module",
-                        m.module
-                    ),
-                ));
-            }
+        for (m, label) in self.modules.iter().zip(labels) {
+            let key = |k: &str| format!("{label}.{k}");
             if m.enabled && m.hosts.is_empty() {
                 return Err(invalid(
                     key("hosts"),
@@ -643,7 +858,18 @@ impl Config {
             }
             for (j, host) in m.hosts.iter().enumerate() {
                 m.target(host)
-                    .map_err(|e| invalid(format!("modules[{i}].hosts[{j}]"), e))?;
+                    .map_err(|e| invalid(format!("{label}.hosts[{j}]"), e))?;
+            }
+            for (name, value) in [("period", Some(m.period)), ("timeout", m.timeout)] {
+                if let Some(value) = value.filter(|v| *v < MIN_PERIOD) {
+                    return Err(invalid(
+                        key(name),
+                        format!(
+                            "{} is below the minimum of 100ms",
+                            humantime::format_duration(value)
+                        ),
+                    ));
+                }
             }
             m.tls().map_err(|e| invalid(key("ssl"), e))?;
             if m.metric_sets().contains(&MetricSet::Expvar) {
@@ -673,22 +899,68 @@ impl Config {
                     .to_owned(),
             ));
         }
-        if let Some(size) = self.queue.disk.as_ref().and_then(|d| d.max_size.as_deref()) {
-            parse_size(size).map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
-        }
-        if let Some(es) = &self.output.elasticsearch
-            && es.hosts.is_empty()
-        {
+        if self.http.enabled && self.http.host.parse::<std::net::IpAddr>().is_err() {
             return Err(invalid(
-                "output.elasticsearch.hosts".to_owned(),
-                "empty: list at least one node".to_owned(),
+                "http.host".to_owned(),
+                format!(
+                    "{:?} is not an IP address (e.g. 127.0.0.1 for localhost, 0.0.0.0, ::1)",
+                    self.http.host
+                ),
             ));
+        }
+        if let Some(file) = &self.output.file {
+            if file.filename.is_empty() || file.filename.contains(['/', '\\']) {
+                return Err(invalid(
+                    "output.file.filename".to_owned(),
+                    format!("{:?}: give a file name without a folder", file.filename),
+                ));
+            }
+            if file.rotate_every_kb == 0 {
+                return Err(invalid(
+                    "output.file.rotate_every_kb".to_owned(),
+                    "0: give at least 1".to_owned(),
+                ));
+            }
+            if file.number_of_files == 0 {
+                return Err(invalid(
+                    "output.file.number_of_files".to_owned(),
+                    "0: give at least 1 (the current file)".to_owned(),
+                ));
+            }
+        }
+        if let Some(es) = &self.output.elasticsearch {
+            if es.hosts.is_empty() {
+                return Err(invalid(
+                    "output.elasticsearch.hosts".to_owned(),
+                    "empty: list at least one node".to_owned(),
+                ));
+            }
+            // The checks `gomon run` makes when it opens the output, without
+            // touching the disk.
+            let mut sink = crate::output::sink_settings(es, Path::new("."))
+                .map_err(|e| invalid("output.elasticsearch".to_owned(), output_reason(e)))?;
+            sink.disk_buffer = crate::output::disk_buffer_settings(&self.queue)
+                .map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
+            sink.validate()
+                .map_err(|e| invalid("queue.disk".to_owned(), e.to_string()))?;
+        } else {
+            crate::output::disk_buffer_settings(&self.queue)
+                .map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
         }
         Ok(())
     }
-
-    /// The configuration as JSON with secrets replaced by `[redacted]`, for `gomon test config`.
+    /// The configuration as JSON with secrets replaced by `[redacted]`, for
+    /// `gomon test config`: effective values, defaults filled in (those that
+    /// depend on the data folder use [`default_data_dir`](crate::default_data_dir),
+    /// as `gomon run` does without `--data`).
     pub fn redacted(&self) -> Value {
+        let data_dir = crate::default_data_dir();
+        let ssl = |ssl: &SslConfig| {
+            serde_json::json!({
+                "certificate_authorities": ssl.certificate_authorities,
+                "verification_mode": ssl.verification_mode.as_deref().unwrap_or("full"),
+            })
+        };
         let modules: Vec<Value> = self
             .modules
             .iter()
@@ -698,36 +970,64 @@ impl Config {
                     "enabled": m.enabled,
                     "metricsets": m.metric_sets().iter().map(|s| match s { MetricSet::Heap => "heap", MetricSet::Expvar => "expvar" }).collect::<Vec<_>>(),
                     "period": humantime::format_duration(m.period).to_string(),
+                    "timeout": humantime::format_duration(m.request_timeout()).to_string(),
                     "hosts": m.hosts,
-                    "heap": {"path": m.heap.path},
+                    "heap": {"path": m.effective_path(&m.heap.path)},
                     "username": m.username,
                     "password": m.password.as_ref().map(|_| "[redacted]"),
                     "bearer_token_file": m.bearer_token_file,
                     "headers": m.headers.keys().collect::<Vec<_>>(),
-                    "ssl": {"certificate_authorities": m.ssl.certificate_authorities, "verification_mode": m.ssl.verification_mode},
-                    "expvar": {"namespace": m.expvar.namespace, "path": m.expvar.path, "mode": m.expvar.mode,
+                    "ssl": ssl(&m.ssl),
+                    "expvar": {"namespace": m.expvar.namespace, "path": m.effective_path(&m.expvar.path),
+                               "mode": m.expvar.mode.as_deref().unwrap_or("flatten"),
                                "include": m.expvar.include, "exclude": m.expvar.exclude, "rates": m.expvar.rates},
                 })
             })
             .collect();
         let redact = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
+        let file = |f: &FileOutput| serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}});
         let output = if let Some(es) = &self.output.elasticsearch {
             serde_json::json!({"elasticsearch": {
                 "hosts": es.hosts, "username": es.username, "password": redact(&es.password),
-                "api_key": redact(&es.api_key), "index": es.index,
-                "ssl": {"certificate_authorities": es.ssl.certificate_authorities, "verification_mode": es.ssl.verification_mode},
+                "api_key": redact(&es.api_key), "index": crate::output::index_of(es),
+                "ssl": ssl(&es.ssl),
+                "dead_letter_path": es.dead_letter_path.clone()
+                    .unwrap_or_else(|| data_dir.join(crate::output::DEAD_LETTER_FILE)),
             }})
         } else if let Some(f) = &self.output.file {
-            serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}})
+            file(f)
         } else if let Some(c) = &self.output.console {
             serde_json::json!({"console": {"pretty": c.pretty}})
         } else {
-            serde_json::json!({"file": "(embedded default)"})
+            file(&FileOutput {
+                path: data_dir.clone(),
+                filename: default_filename(),
+                rotate_every_kb: default_rotate_kb(),
+                number_of_files: default_files(),
+            })
         };
+        let disk = crate::output::disk_buffer_settings(&self.queue)
+            .ok()
+            .flatten()
+            .map(|d| serde_json::json!({"path": d.path, "max_size": format_size(d.max_bytes)}));
         serde_json::json!({
             "modules": modules,
             "output": output,
+            "queue": {"disk": disk},
             "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port.unwrap_or(DEFAULT_HTTP_PORT)},
+            "setup": {"template": {"enabled": self.setup.template_enabled, "overwrite": self.setup.template_overwrite}},
         })
     }
+}
+
+/// `1GiB`, `512MiB`, or bytes.
+fn format_size(bytes: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(unit, _)| bytes >= *unit && bytes.is_multiple_of(*unit))
+        .map_or_else(
+            || bytes.to_string(),
+            |(unit, name)| format!("{}{name}", bytes / unit),
+        )
 }

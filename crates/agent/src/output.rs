@@ -75,8 +75,11 @@ pub const SINK_BATCH_AGE: Duration = Duration::from_millis(200);
 /// The default index (or data stream) name.
 pub const DEFAULT_INDEX: &str = "gomon-golang";
 
-/// Builds the sink configuration of an `output.elasticsearch` section.
-pub fn sink_config(
+/// Builds the sink configuration of an `output.elasticsearch` section
+/// without touching the disk: every check of these settings is here (and
+/// in [`disk_buffer_settings`]), and [`Config::load`] runs them, so
+/// `gomon test config` refuses what `gomon run` would.
+pub fn sink_settings(
     config: &ElasticsearchOutput,
     data_dir: &Path,
 ) -> Result<SinkConfig, OutputError> {
@@ -98,7 +101,12 @@ pub fn sink_config(
     sink.batch.max_age = SINK_BATCH_AGE;
     let es = |e: gomon_sink::SinkError| OutputError::Elasticsearch(redact(&e.to_string(), config));
     sink.credentials = match (&config.api_key, &config.username, &config.password) {
-        (Some(key), _, _) => Some(Credentials::api_key(key).map_err(es)?),
+        (Some(key), _, _) => Some(Credentials::api_key(key).map_err(|_| {
+            OutputError::Elasticsearch(
+                "api_key: give it as id:key (both parts non-empty), as Metricbeat takes it"
+                    .to_owned(),
+            )
+        })?),
         (None, Some(username), Some(password)) => Some(Credentials::Basic {
             username: username.clone(),
             password: password.clone(),
@@ -108,7 +116,12 @@ pub fn sink_config(
                 "username is set but password is not".to_owned(),
             ));
         }
-        _ => None,
+        (None, None, Some(_)) => {
+            return Err(OutputError::Elasticsearch(
+                "password is set but username is not".to_owned(),
+            ));
+        }
+        (None, None, None) => None,
     };
     if config
         .ssl
@@ -122,7 +135,11 @@ pub fn sink_config(
     }
     match config.ssl.certificate_authorities.as_slice() {
         [] => {}
-        [ca] => sink.tls = TlsSettings::custom_ca_file(ca).map_err(es)?,
+        [ca] => {
+            sink.tls = TlsSettings::custom_ca_file(ca).map_err(|e| {
+                OutputError::Elasticsearch(format!("ssl.certificate_authorities: {e}"))
+            })?
+        }
         _ => {
             return Err(OutputError::Elasticsearch(
                 "ssl.certificate_authorities: give one PEM file (it may hold several certificates)"
@@ -130,11 +147,53 @@ pub fn sink_config(
             ));
         }
     }
-    let dead_letters = config
+    sink.dead_letter_path = Some(
+        config
+            .dead_letter_path
+            .clone()
+            .unwrap_or_else(|| data_dir.join(DEAD_LETTER_FILE)),
+    );
+    sink.validate().map_err(es)?;
+    Ok(sink)
+}
+
+/// The disk buffer of `queue.disk`, checked without touching the disk; an
+/// error is about `queue.disk.max_size`.
+pub fn disk_buffer_settings(queue: &QueueConfig) -> Result<Option<DiskBufferConfig>, String> {
+    let Some(disk) = &queue.disk else {
+        return Ok(None);
+    };
+    let mut buffer = DiskBufferConfig::new(&disk.path);
+    if let Some(size) = &disk.max_size {
+        let bytes = crate::config::parse_size(size)?;
+        if bytes < MIN_DISK_QUEUE_BYTES {
+            return Err(format!("{size:?} is too small: give at least 1MiB"));
+        }
+        buffer.max_bytes = bytes;
+        buffer.segment_bytes = buffer.segment_bytes.min(buffer.max_bytes / 2).max(1);
+    }
+    Ok(Some(buffer))
+}
+
+/// The smallest `queue.disk.max_size`: 1 MiB.
+pub const MIN_DISK_QUEUE_BYTES: u64 = 1024 * 1024;
+
+/// The dead-letter file's name in the data folder (`output.elasticsearch.dead_letter_path` default).
+pub const DEAD_LETTER_FILE: &str = "dead-letters.ndjson";
+
+/// Builds the sink configuration of an `output.elasticsearch` section and
+/// creates the folder of its dead-letter file.
+pub fn sink_config(
+    config: &ElasticsearchOutput,
+    data_dir: &Path,
+) -> Result<SinkConfig, OutputError> {
+    let sink = sink_settings(config, data_dir)?;
+    if let Some(folder) = sink
         .dead_letter_path
-        .clone()
-        .unwrap_or_else(|| data_dir.join("dead-letters.ndjson"));
-    if let Some(folder) = dead_letters.parent().filter(|f| !f.as_os_str().is_empty()) {
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|f| !f.as_os_str().is_empty())
+    {
         crate::owner_only::create_dir_all(folder).map_err(|e| {
             OutputError::Elasticsearch(format!(
                 "cannot create {} for dead letters: {e}",
@@ -142,8 +201,6 @@ pub fn sink_config(
             ))
         })?;
     }
-    sink.dead_letter_path = Some(dead_letters);
-    sink.validate().map_err(es)?;
     Ok(sink)
 }
 
@@ -182,15 +239,8 @@ impl ElasticsearchSink {
         queue: &QueueConfig,
     ) -> Result<ElasticsearchSink, OutputError> {
         let mut sink_config = sink_config(config, data_dir)?;
-        if let Some(disk) = &queue.disk {
-            let mut buffer = DiskBufferConfig::new(&disk.path);
-            if let Some(size) = &disk.max_size {
-                buffer.max_bytes =
-                    crate::config::parse_size(size).map_err(OutputError::Elasticsearch)?;
-                buffer.segment_bytes = buffer.segment_bytes.min(buffer.max_bytes / 2).max(1);
-            }
-            sink_config.disk_buffer = Some(buffer);
-        }
+        sink_config.disk_buffer = disk_buffer_settings(queue)
+            .map_err(|e| OutputError::Elasticsearch(format!("queue.disk.max_size: {e}")))?;
         let index = index_of(config);
         let cluster = Cluster::with_config(&sink_config)
             .map_err(|e| OutputError::Elasticsearch(redact(&e.to_string(), config)))?;

@@ -81,16 +81,260 @@ fn the_expvar_metric_set_needs_a_namespace() {
 }
 
 #[test]
-fn other_modules_and_several_outputs_are_refused_clearly() {
+fn several_outputs_and_a_file_without_a_golang_module_are_refused_clearly() {
     let err = parse("modules:\n- module: redis\n  hosts: [\"a:1\"]\n").unwrap_err();
-    assert!(
-        err.to_string().contains("\"redis\" is not supported"),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "test.yml: modules: no golang module configured (skipped: modules[0] (module: redis); gomon runs the golang module): add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`"
     );
     let err = parse("modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.file.path: /tmp/x\noutput.console.pretty: true\n").unwrap_err();
     assert!(err.to_string().contains("more than one output"), "{err}");
 }
 
+#[test]
+fn other_metricbeat_modules_are_skipped_with_a_note_never_refused() {
+    let config = parse(
+        "metricbeat.modules:\n- module: system\n  metricsets: [cpu, memory]\n  enabled: false\n- module: golang\n  hosts: [\"a:1\"]\n- module: redis\n  metricsets: [info]\n  hosts: [\"r:6379\"]\n  perod: 5s\n",
+    )
+    .unwrap();
+    assert_eq!(config.modules.len(), 1);
+    assert_eq!(
+        config.findings.skipped_modules,
+        vec![
+            "metricbeat.modules[0] (module: system)",
+            "metricbeat.modules[2] (module: redis)"
+        ]
+    );
+    // A skipped module's keys are not gomon's to check.
+    assert!(
+        config.findings.unknown_keys.is_empty(),
+        "{:?}",
+        config.findings
+    );
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_its_path_and_the_nearest_known_key() {
+    let config = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\n  perod: 5s\n  expvar.namspace: app\n  ssl:\n    verification: none\noutptu:\n  file.path: /tmp/x\noutput.elasticsearch:\n  hots: [\"h:9200\"]\n  hosts: [\"h:9200\"]\noutput.logstash.hosts: [\"l:5044\"]\nqueue.disk.pth: /tmp/q\nqueue.disk.path: /tmp/q\nhttp.prot: 1\nsetup.template.overwirte: true\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.findings.unknown_keys,
+        vec![
+            "http.prot: unknown key; did you mean port?",
+            "outptu: unknown key; did you mean output?",
+            "output.elasticsearch.hots: unknown key; did you mean hosts?",
+            "output.logstash: unknown key (gomon reads elasticsearch, file, console here)",
+            "queue.disk.pth: unknown key; did you mean path?",
+            "setup.template.overwirte: unknown key; did you mean overwrite?",
+            "modules[0].expvar.namspace: unknown key; did you mean namespace?",
+            "modules[0].perod: unknown key; did you mean period?",
+            "modules[0].ssl.verification: unknown key; did you mean verification_mode?",
+        ]
+    );
+    // What was misspelled keeps its default.
+    assert_eq!(config.modules[0].period, Duration::from_secs(10));
+}
+
+#[test]
+fn metricbeat_settings_gomon_does_not_implement_are_noted_as_ignored() {
+    let config = parse(
+        "name: shipper\ntags: [a]\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\nsetup.ilm.enabled: false\nlogging.level: debug\nmonitoring.enabled: false\nmetricbeat.config.modules.path: x\nmetricbeat.modules:\n- module: golang\n  hosts: [\"a:1\"]\n  fields: {team: a}\noutput.elasticsearch:\n  hosts: [\"h:9200\"]\n  bulk_max_size: 100\n  ssl.certificate: c.pem\n",
+    )
+    .unwrap();
+    assert!(
+        config.findings.unknown_keys.is_empty(),
+        "{:?}",
+        config.findings
+    );
+    assert_eq!(
+        config.findings.ignored,
+        vec![
+            "logging",
+            "metricbeat.config",
+            "monitoring",
+            "name",
+            "output.elasticsearch.bulk_max_size",
+            "output.elasticsearch.ssl.certificate",
+            "processors",
+            "setup.ilm",
+            "setup.kibana",
+            "tags",
+            "metricbeat.modules[0].fields",
+        ]
+    );
+}
+
+#[test]
+fn test_config_refuses_what_run_would_refuse() {
+    let module = "modules:\n- module: golang\n  hosts: [\"a:1\"]\n";
+    let es = format!("{module}output.elasticsearch.hosts: [\"h:9200\"]\n");
+    for (extra, expected) in [
+        (
+            format!("{module}  period: 1ns\n"),
+            "modules[0].period: 1ns is below the minimum of 100ms",
+        ),
+        (
+            format!("{module}http.host: localhost\n"),
+            "http.host: \"localhost\" is not an IP address",
+        ),
+        (
+            format!("{module}output.file:\n  path: /tmp/x\n  number_of_files: 0\n"),
+            "output.file.number_of_files: 0: give at least 1",
+        ),
+        (
+            format!("{module}  timeout: 50ms\n"),
+            "modules[0].timeout: 50ms is below the minimum of 100ms",
+        ),
+        (
+            format!("{es}output.elasticsearch.ssl.verification_mode: none\n"),
+            "output.elasticsearch: ssl.verification_mode other than full is not supported",
+        ),
+        (
+            format!("{es}output.elasticsearch.username: u\n"),
+            "output.elasticsearch: username is set but password is not",
+        ),
+        (
+            format!("{es}output.elasticsearch.api_key: nocolon\n"),
+            "output.elasticsearch: api_key: give it as id:key",
+        ),
+        (
+            format!(
+                "{es}output.elasticsearch.ssl.certificate_authorities: /nonexistent/es-ca.pem\n"
+            ),
+            "output.elasticsearch: ssl.certificate_authorities: ",
+        ),
+        (
+            format!("{es}queue.disk:\n  path: /tmp/q\n  max_size: 10KB\n"),
+            "queue.disk.max_size: \"10KB\" is too small: give at least 1MiB",
+        ),
+        (
+            format!("{module}queue.disk:\n  path: /tmp/q\n  max_size: 5 parsecs\n"),
+            "queue.disk.max_size: \"5 parsecs\": unknown unit",
+        ),
+    ] {
+        let err = parse(&extra).unwrap_err().to_string();
+        assert!(
+            err.starts_with("test.yml: ") && err.contains(expected),
+            "{err}\nexpected: {expected}"
+        );
+    }
+}
+
+#[test]
+fn certificate_authorities_is_a_path_or_a_list_of_paths() {
+    for ssl in [
+        "ssl.certificate_authorities: /nonexistent/one.pem",
+        "ssl.certificate_authorities: [/nonexistent/one.pem]",
+    ] {
+        let err = parse(&format!(
+            "modules:\n- module: golang\n  hosts: [\"https://a:1\"]\n  {ssl}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("modules[0].ssl") && err.contains("/nonexistent/one.pem"),
+            "{err}"
+        );
+        let err = parse(&format!("modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"https://h:9200\"]\n  {ssl}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("output.elasticsearch: ssl.certificate_authorities")
+                && err.contains("/nonexistent/one.pem"),
+            "{err}"
+        );
+    }
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\n  ssl.certificate_authorities: {a: 1}\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains(
+            "modules[0].ssl.certificate_authorities: expected a file path or a list of file paths"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_printed_configuration_shows_effective_values() {
+    let config = parse(
+        "modules:\n- module: golang\n  period: 30s\n  hosts: [\"a:1\"]\n  expvar.namespace: app\noutput.elasticsearch.hosts: [\"h:9200\"]\nqueue.disk.path: /tmp/q\n",
+    )
+    .unwrap();
+    let shown = config.redacted();
+    let module = &shown["modules"][0];
+    assert_eq!(module["period"], "30s");
+    assert_eq!(module["timeout"], "10s");
+    assert_eq!(module["metricsets"], serde_json::json!(["heap", "expvar"]));
+    assert_eq!(module["heap"]["path"], "/debug/vars");
+    assert_eq!(module["expvar"]["path"], "/debug/vars");
+    assert_eq!(module["expvar"]["mode"], "flatten");
+    assert_eq!(module["ssl"]["verification_mode"], "full");
+    let es = &shown["output"]["elasticsearch"];
+    assert_eq!(es["index"], "gomon-golang");
+    assert!(
+        es["dead_letter_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("dead-letters.ndjson"),
+        "{es}"
+    );
+    assert_eq!(shown["queue"]["disk"]["max_size"], "1GiB");
+    assert_eq!(shown["http"]["port"], 5066);
+    assert_eq!(shown["setup"]["template"]["enabled"], true);
+}
+
+#[test]
+fn hostile_configurations_are_refused_by_their_limit() {
+    // Nine levels of nine aliases: 9^9 nodes from a few hundred bytes.
+    let mut bomb = String::from("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+        bomb.push_str(&format!(
+            "{name}: &{name} [{}]\n",
+            vec![format!("*{prev}"); 9].join(", ")
+        ));
+    }
+    let err = parse(&bomb).unwrap_err();
+    assert!(matches!(err, ConfigError::Limit { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("more than 500000 YAML nodes"),
+        "{err}"
+    );
+
+    let deep: String = (0..200).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+    let err = parse(&deep).unwrap_err().to_string();
+    assert!(
+        err.contains("nested deeper than 64 levels at line 65"),
+        "{err}"
+    );
+
+    let hosts: Vec<String> = (0..20_001).map(|i| format!("\"h{i}:1\"")).collect();
+    let err = parse(&format!(
+        "modules:\n- module: golang\n  hosts: [{}]\n",
+        hosts.join(",")
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("20001 targets") && err.contains("at most 20000"),
+        "{err}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("gomon-config-limits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let big = dir.join("big.yml");
+    std::fs::write(&big, "#".repeat(5 * 1024 * 1024)).unwrap();
+    let err = Config::load(&big).unwrap_err().to_string();
+    assert!(
+        err.contains("5242880 bytes") && err.contains("at most 4194304 bytes"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
 #[test]
 fn secrets_never_appear_in_the_redacted_config() {
     let config = parse(

@@ -401,7 +401,7 @@ fn tls_hint(error: &rustls::Error) -> &'static str {
     use rustls::CertificateError;
     match error {
         rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            " (if the server uses a private CA, trust it with TlsVerification::CustomCa)"
+            " (if the server uses a private CA, give its certificate in the module's ssl.certificate_authorities)"
         }
         rustls::Error::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },

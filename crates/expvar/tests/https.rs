@@ -70,7 +70,7 @@ async fn a_private_certificate_is_refused_by_default_with_a_clear_error() {
         "{message}"
     );
     assert!(message.contains("UnknownIssuer"), "{message}");
-    assert!(message.contains("CustomCa"), "{message}");
+    assert!(message.contains("ssl.certificate_authorities"), "{message}");
     assert!(server.requests().is_empty(), "no request may be sent");
 }
 
