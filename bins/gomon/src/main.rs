@@ -164,6 +164,7 @@ fn init_logging(verbose: u8, format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -255,9 +256,13 @@ async fn serve_self(
         .unwrap_or(gomon_agent::config::DEFAULT_HTTP_PORT);
     let host = &config.http.host;
     let parse = |port: u16| {
-        let text = format!("{host}:{port}");
-        text.parse::<std::net::SocketAddr>()
-            .map_err(|e| format!("http.host {host:?}: {e} (give an IP address such as 127.0.0.1)"))
+        config
+            .http
+            .ip()
+            .map(|ip| std::net::SocketAddr::new(ip, port))
+            .ok_or_else(|| {
+                format!("http.host {host:?}: not an IP address (give one such as 127.0.0.1)")
+            })
     };
     let addr = parse(port)?;
     let bound = match gomon_agent::selfmon::serve(addr, agent.registry(), stop.clone()).await {

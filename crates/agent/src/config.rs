@@ -388,6 +388,17 @@ pub struct HttpConfig {
     pub port: Option<u16>,
 }
 
+impl HttpConfig {
+    /// The address to listen on: `http.host` as an IP address, with
+    /// `localhost` (Beats' default) read as 127.0.0.1.
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        if self.host.eq_ignore_ascii_case("localhost") {
+            return Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+        }
+        self.host.parse().ok()
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -899,11 +910,11 @@ impl Config {
                     .to_owned(),
             ));
         }
-        if self.http.enabled && self.http.host.parse::<std::net::IpAddr>().is_err() {
+        if self.http.enabled && self.http.ip().is_none() {
             return Err(invalid(
                 "http.host".to_owned(),
                 format!(
-                    "{:?} is not an IP address (e.g. 127.0.0.1 for localhost, 0.0.0.0, ::1)",
+                    "{:?} is not an IP address or localhost (e.g. 127.0.0.1, 0.0.0.0, ::1)",
                     self.http.host
                 ),
             ));

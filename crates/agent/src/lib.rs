@@ -228,11 +228,8 @@ impl Agent {
                     heap: HeapState::new(),
                     flattener: flatten_config(module).map(Flattener::new),
                 };
-                let timeout = module
-                    .timeout
-                    .unwrap_or(module.period.min(Duration::from_secs(10)));
                 let client = ExpvarClient::new(ClientConfig {
-                    request_timeout: timeout,
+                    request_timeout: module.request_timeout(),
                     tls: module.tls().unwrap_or_default(),
                     ..client.config().clone()
                 });

@@ -53,7 +53,7 @@ fn gomons_own_example_config_reads() {
     let module = &config.modules[0];
     assert_eq!(module.expvar.rates, vec!["output.events.acked", "requests"]);
     assert!(config.output.elasticsearch.is_none() && config.output.file.is_none());
-    assert_eq!(config.http.port, None);
+    assert_eq!(config.http.port, Some(5066));
 }
 
 fn parse(yaml: &str) -> Result<Config, ConfigError> {
@@ -176,8 +176,8 @@ fn test_config_refuses_what_run_would_refuse() {
             "modules[0].period: 1ns is below the minimum of 100ms",
         ),
         (
-            format!("{module}http.host: localhost\n"),
-            "http.host: \"localhost\" is not an IP address",
+            format!("{module}http.host: my-laptop\n"),
+            "http.host: \"my-laptop\" is not an IP address or localhost",
         ),
         (
             format!("{module}output.file:\n  path: /tmp/x\n  number_of_files: 0\n"),
