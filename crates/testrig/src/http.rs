@@ -11,8 +11,21 @@ use std::time::Duration;
 pub struct Response {
     /// The status code.
     pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
     /// The body as text.
     pub body: String,
+}
+
+impl Response {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Sends one request with `Connection: close` and reads the whole answer.
@@ -76,16 +89,20 @@ fn parse_response(raw: &[u8]) -> std::io::Result<Response> {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("no status"))?;
-    let chunked = lines.any(|l| {
-        let l = l.to_ascii_lowercase();
-        l.starts_with("transfer-encoding:") && l.contains("chunked")
-    });
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
     let mut body = raw[split + 4..].to_vec();
     if chunked {
         body = dechunk(&body).ok_or_else(|| bad("bad chunked body"))?;
     }
     Ok(Response {
         status,
+        headers,
         body: String::from_utf8_lossy(&body).into_owned(),
     })
 }
@@ -116,6 +133,7 @@ mod tests {
             parse_response(plain).ok(),
             Some(Response {
                 status: 200,
+                headers: vec![("content-length".to_owned(), "2".to_owned())],
                 body: "{}".to_owned()
             })
         );
@@ -125,6 +143,7 @@ mod tests {
             parse_response(chunked).ok(),
             Some(Response {
                 status: 404,
+                headers: vec![("transfer-encoding".to_owned(), "chunked".to_owned())],
                 body: "abcde".to_owned()
             })
         );

@@ -11,7 +11,8 @@
 //! - [`engines`] lists the search servers the rig started, read from
 //!   `GOMON_TEST_ELASTICSEARCH_URL` and `GOMON_TEST_OPENSEARCH_URL`.
 //!
-//! Under CI (`CI=true`) a missing server is a test failure, never a skip.
+//! Under CI (`CI=true`) and under `tests/run-all.sh` (`GOMON_REQUIRE_SERVERS=1`)
+//! a missing server is a test failure, never a skip.
 //! Outside CI, [`engines`] prints how to start the rig and returns only the
 //! servers that are configured, so `cargo test` still runs the pure tests.
 //!
@@ -42,10 +43,13 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-/// True when running under CI (`CI` set to anything but `false`/`0`/empty),
-/// where a missing real component must fail the test.
+/// True when a missing real component must fail the test: under CI (`CI`
+/// set to anything but `false`/`0`/empty), or when `GOMON_REQUIRE_SERVERS`
+/// is set so (`tests/run-all.sh` sets it, so a local run means what CI's does).
 pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+    let set =
+        |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    set("CI") || set("GOMON_REQUIRE_SERVERS")
 }
 
 /// The example Go programs under `examples/go`.
@@ -254,16 +258,103 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Appends "`test` ran against `kind` at `url` (`detail`)" to the rig's
-    /// ledger (`GOMON_RIG_LEDGER`), which `tests/run-all.sh` prints at the end
-    /// so the log shows which tests really reached which server.
-    pub fn record(&self, test: &str, detail: &str) {
+    /// What the server says it is: its kind (the `X-Elastic-Product`
+    /// header, or OpenSearch's `version.distribution`) and version (from
+    /// `/_nodes/_local`), asked once per server and test process.
+    ///
+    /// # Panics
+    /// When the server does not answer or answers something else.
+    pub fn identify(&self) -> (EngineKind, String) {
+        static SEEN: OnceLock<
+            std::sync::Mutex<std::collections::HashMap<String, (EngineKind, String)>>,
+        > = OnceLock::new();
+        let seen = SEEN.get_or_init(Default::default);
+        let mut seen = seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = seen.get(&self.url) {
+            return known.clone();
+        }
+        let nodes = http::request("GET", &format!("{}/_nodes/_local", self.url), None)
+            .unwrap_or_else(|e| panic!("{} does not answer: {e}", self.url));
+        assert_eq!(
+            nodes.status, 200,
+            "{}/_nodes/_local: {}",
+            self.url, nodes.body
+        );
+        let info: serde_json::Value = serde_json::from_str(&nodes.body)
+            .unwrap_or_else(|e| panic!("{}/_nodes/_local is not JSON: {e}", self.url));
+        let version = info["nodes"]
+            .as_object()
+            .and_then(|nodes| nodes.values().next())
+            .and_then(|node| node["version"].as_str())
+            .unwrap_or_else(|| {
+                panic!(
+                    "{}/_nodes/_local names no version: {}",
+                    self.url, nodes.body
+                )
+            })
+            .to_owned();
+        let kind = if nodes.header("x-elastic-product") == Some("Elasticsearch") {
+            EngineKind::Elasticsearch
+        } else {
+            let root = http::request("GET", &format!("{}/", self.url), None)
+                .unwrap_or_else(|e| panic!("{} does not answer: {e}", self.url));
+            let root: serde_json::Value = serde_json::from_str(&root.body).unwrap_or_default();
+            assert_eq!(
+                root["version"]["distribution"], "opensearch",
+                "{} is neither Elasticsearch nor OpenSearch",
+                self.url
+            );
+            EngineKind::OpenSearch
+        };
+        seen.insert(self.url.clone(), (kind, version.clone()));
+        (kind, version)
+    }
+
+    /// Appends one JSON line to the rig's ledger (`GOMON_RIG_LEDGER`): the
+    /// test, the engine kind and version the server reports itself, its URL,
+    /// and what the test verified with the counts it measured. `tests/run-all.sh`
+    /// fails unless every test listed in `tests/rig/server-tests.txt` wrote
+    /// a line for each engine kind.
+    ///
+    /// # Panics
+    /// When the server is not the kind this engine was configured as, or
+    /// the ledger cannot be written: a test that reached no server must
+    /// not look as if it did.
+    pub fn record(&self, test: &str, verified: &str) {
         let Some(path) = std::env::var_os("GOMON_RIG_LEDGER") else {
             return;
         };
-        if let Ok(mut file) = OpenOptions::new().create(true).append(true).open(path) {
-            let _ = writeln!(file, "{test}: {} at {} ({detail})", self.kind, self.url);
-        }
+        let (kind, version) = self.identify();
+        assert_eq!(
+            kind,
+            self.kind,
+            "{} ({}) is {kind}, not {}",
+            self.url,
+            self.kind.env_var(),
+            self.kind
+        );
+        let line = serde_json::json!({
+            "test": test,
+            "engine": kind.to_string(),
+            "version": version,
+            "url": self.url,
+            "verified": verified,
+        });
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap_or_else(|e| {
+                panic!("cannot open the ledger {}: {e}", Path::new(&path).display())
+            });
+        writeln!(file, "{line}").unwrap_or_else(|e| {
+            panic!(
+                "cannot write the ledger {}: {e}",
+                Path::new(&path).display()
+            )
+        });
     }
 }
 
@@ -275,7 +366,7 @@ pub const RIG_HINT: &str = "start the servers with `bash tests/run-all.sh` (ever
 /// The search servers the rig started, one per [`EngineKind`] configured.
 ///
 /// # Panics
-/// Under CI when either engine's URL is missing: tests that need a server
+/// Under CI or `GOMON_REQUIRE_SERVERS=1` when either engine's URL is missing: tests that need a server
 /// fail there rather than skip. Outside CI it prints which are missing and
 /// how to start them, and returns the ones that are configured.
 pub fn engines() -> Vec<Engine> {
@@ -293,7 +384,7 @@ pub fn engines() -> Vec<Engine> {
     if !missing.is_empty() {
         assert!(
             !under_ci(),
-            "CI=true but {} not set: this test needs real servers; {RIG_HINT}",
+            "CI=true or GOMON_REQUIRE_SERVERS=1, but {} not set: this test needs real servers; {RIG_HINT}",
             missing.join(" and ")
         );
         eprintln!(
