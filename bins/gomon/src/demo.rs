@@ -198,6 +198,7 @@ pub(crate) async fn run(
             bearer_token_file: None,
             headers: Default::default(),
             ssl: Default::default(),
+            url_credentials: Default::default(),
         }],
         output: OutputsConfig {
             file: Some(FileOutput {

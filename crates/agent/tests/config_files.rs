@@ -379,3 +379,87 @@ fn target_credentials_headers_and_tls_come_from_the_module() {
         "{err}"
     );
 }
+
+#[test]
+fn credentials_in_urls_are_moved_out_of_the_hosts_when_the_config_is_read() {
+    let config = parse(
+        "modules:\n- module: golang\n  hosts: [\"http://alice:hunter2@a:1/debug/vars\", \"bob:p%40ss%3Aw%2Frd@b:2\", \"c:3\"]\n  username: ops\n  password: module-pw\noutput.elasticsearch:\n  hosts: [\"https://elastic:es%2Fpw@es1:9200\", \"es2:9200\"]\n",
+    )
+    .unwrap();
+    let module = &config.modules[0];
+    assert_eq!(module.hosts, ["http://a:1/debug/vars", "b:2", "c:3"]);
+    let es = config.output.elasticsearch.as_ref().unwrap();
+    assert_eq!(es.hosts, ["https://es1:9200", "es2:9200"]);
+    assert_eq!(es.username.as_deref(), Some("elastic"));
+    assert_eq!(
+        es.password.as_deref(),
+        Some("es/pw"),
+        "percent-escapes decoded"
+    );
+
+    // Each host keeps its own credentials; the URL's win over the module's.
+    let user = |host: &str| module.target(host).unwrap().username().map(str::to_owned);
+    assert_eq!(user("http://a:1/debug/vars").as_deref(), Some("alice"));
+    assert_eq!(user("b:2").as_deref(), Some("bob"));
+    assert_eq!(user("c:3").as_deref(), Some("ops"));
+    let shown = format!(
+        "{config:?} {} {:?}",
+        config.redacted(),
+        module.target("b:2").unwrap()
+    );
+    for secret in ["hunter2", "p@ss:w/rd", "p%40ss", "es/pw", "es%2Fpw"] {
+        assert!(!shown.contains(secret), "{secret} in {shown}");
+    }
+}
+
+#[test]
+fn output_credentials_given_twice_differently_are_refused_naming_the_host() {
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"http://elastic:url-pw@es1:9200\"]\n  username: elastic\n  password: other-pw\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("output.elasticsearch.hosts[0]")
+            && err.contains("output.elasticsearch.password"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("url-pw") && !err.contains("other-pw"),
+        "{err}"
+    );
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"http://a:pw@es1:9200\", \"http://b:pw@es2:9200\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("output.elasticsearch.hosts[1]"), "{err}");
+    // The same credentials on every host, or repeated in username/password, are fine.
+    let config = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: [\"http://a:pw@es1:9200\", \"http://a:pw@es2:9200\"]\n  password: pw\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.output.elasticsearch.unwrap().hosts,
+        ["http://es1:9200", "http://es2:9200"]
+    );
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"http://a:one@h:1\", \"http://a:two@h:1\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("modules[0].hosts[1]"), "{err}");
+    assert!(!err.contains("one@") && !err.contains("two@"), "{err}");
+}
+
+#[test]
+fn a_value_of_the_wrong_kind_is_quoted_without_its_password() {
+    let err = parse(
+        "modules:\n- module: golang\n  hosts: [\"a:1\"]\noutput.elasticsearch:\n  hosts: \"http://elastic:hunter2@es:9200\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("output.elasticsearch.hosts"), "{err}");
+    assert!(err.contains("http://<redacted>@es:9200"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}

@@ -126,7 +126,9 @@ impl std::fmt::Debug for Cluster {
 
 impl Cluster {
     /// A connection to `url` (`http://host:port`), with a 30 s request timeout.
+    /// A URL with credentials in it (`http://user:password@host`) is refused.
     pub fn new(url: &str) -> Result<Cluster, SinkError> {
+        crate::config::refuse_userinfo(url)?;
         let invalid = |reason: String| SinkError::InvalidUrl {
             url: url.to_owned(),
             reason,

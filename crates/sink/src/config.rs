@@ -43,7 +43,9 @@ pub enum Compression {
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
     /// Base URLs of the nodes (`http://host:9200`, `https://host:9200/prefix`);
-    /// requests go round-robin to the healthy ones.
+    /// requests go round-robin to the healthy ones. A URL with user-info
+    /// (`http://user:password@host`) is refused: credentials go in
+    /// [`credentials`](Self::credentials), where they are never logged.
     pub hosts: Vec<String>,
     /// How to authenticate, if the cluster needs it.
     pub credentials: Option<Credentials>,
@@ -118,6 +120,9 @@ impl SinkConfig {
                 "no host given; add at least one http(s)://host:port",
             );
         }
+        for host in &self.hosts {
+            refuse_userinfo(host)?;
+        }
         if self.queue_capacity == 0 {
             return invalid("queue_capacity", "must be at least 1");
         }
@@ -137,5 +142,67 @@ impl SinkConfig {
             disk.validate()?;
         }
         Ok(())
+    }
+}
+
+/// The user-info of a URL (`user:password` of `http://user:password@host`),
+/// if it has one.
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    authority.rfind('@').map(|at| &authority[..at])
+}
+
+/// `http://user:secret@host` → `http://<redacted>@host`, for messages about
+/// a URL that may carry a password.
+pub(crate) fn redact_userinfo(url: &str) -> String {
+    match userinfo(url) {
+        Some(info) => url.replacen(&format!("{info}@"), "<redacted>@", 1),
+        None => url.to_owned(),
+    }
+}
+
+/// Refuses a server URL with credentials in it: they would travel into
+/// every log line and error message that names the server. The error shows
+/// the URL without them.
+pub(crate) fn refuse_userinfo(url: &str) -> Result<(), SinkError> {
+    match userinfo(url) {
+        None => Ok(()),
+        Some(_) => Err(SinkError::InvalidUrl {
+            url: redact_userinfo(url),
+            reason: "credentials in the URL are not accepted; give them in \
+                     SinkConfig::credentials (Credentials::Basic), which is never logged"
+                .to_owned(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_credentials_are_refused_without_showing_them() {
+        for host in [
+            "http://elastic:s3cret-pw@127.0.0.1:9200",
+            "https://elastic:s3cret%40pw@es.example:9200/prefix",
+            "http://s3cret-token@127.0.0.1:9200",
+        ] {
+            let err = SinkConfig::new([host]).validate().unwrap_err().to_string();
+            assert!(!err.contains("s3cret"), "{err}");
+            assert!(err.contains("<redacted>@"), "{err}");
+            assert!(err.contains("SinkConfig::credentials"), "{err}");
+        }
+        // An `@` in the path is not user-info.
+        assert!(
+            SinkConfig::new(["http://127.0.0.1:9200/a@b"])
+                .validate()
+                .is_ok()
+        );
+        assert!(
+            SinkConfig::new(["http://127.0.0.1:9200"])
+                .validate()
+                .is_ok()
+        );
     }
 }
