@@ -43,7 +43,7 @@ fn every_recorded_app_matches_its_reviewed_golden_document() {
         let doc = flattener.flatten(vars.as_object().unwrap(), Instant::now());
         let actual = doc.into_golang_value();
         let path = format!("{}/tests/golden/{app}.json", env!("CARGO_MANIFEST_DIR"));
-        if std::env::var_os("GOMON_BLESS").is_some() {
+        if gomon_testrig::bless_goldens() {
             std::fs::create_dir_all(format!("{}/tests/golden", env!("CARGO_MANIFEST_DIR")))
                 .unwrap();
             std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();

@@ -117,7 +117,7 @@ fn the_interval_document_matches_the_reviewed_golden_file() {
         "{}/tests/fixtures/gcheavy-interval.golden.json",
         env!("CARGO_MANIFEST_DIR")
     );
-    if std::env::var_os("GOMON_BLESS").is_some() {
+    if gomon_testrig::bless_goldens() {
         std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
     }
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -397,3 +397,26 @@ pub fn engines() -> Vec<Engine> {
 
 pub mod http;
 pub mod proxy;
+
+/// Whether golden files may be rewritten in this run: only when
+/// `GOMON_BLESS` is exactly `1`, and never where servers are required (CI,
+/// `tests/run-all.sh`), so the suite of record always compares against the
+/// reviewed files.
+///
+/// # Panics
+/// When `GOMON_BLESS` is set to anything under CI or `tests/run-all.sh`,
+/// or to anything but `1`.
+pub fn bless_goldens() -> bool {
+    let Some(value) = std::env::var_os("GOMON_BLESS") else {
+        return false;
+    };
+    assert!(
+        !under_ci(),
+        "GOMON_BLESS is set under CI or tests/run-all.sh: goldens are rewritten only by hand"
+    );
+    assert_eq!(
+        value, "1",
+        "GOMON_BLESS={value:?}: set it to exactly 1 to rewrite golden files, or unset it"
+    );
+    true
+}
