@@ -402,6 +402,17 @@ mod tests {
         let body = heap_buckets_body(&query, "a:1", 1000);
         let filter = body["query"]["bool"]["filter"].as_array().unwrap();
         assert_eq!(filter.len(), 4, "metric set, targets, since, this target");
+        let text: Vec<String> = filter.iter().map(Value::to_string).collect();
+        let has = |what: &str, needle: &str| {
+            assert!(
+                text.iter().any(|f| f.contains(needle)),
+                "no filter on {what} ({needle}) in {text:?}"
+            );
+        };
+        has("the metric set", "\"heap\"");
+        has("the time range", "1970-01-01T00:00:00");
+        has("the target", "a:1");
+        has("the field of the target", "service.address");
         assert_eq!(
             body["aggs"]["t"]["date_histogram"]["fixed_interval"],
             "1000ms"

@@ -450,12 +450,41 @@ mod tests {
         })
     }
 
+    /// What a decode result must satisfy besides not panicking: whatever it
+    /// accepts is exactly the object serde_json reads from the same bytes,
+    /// and an object serde_json reads is refused only for its depth.
+    fn agrees_with_serde_json(
+        bytes: &[u8],
+        result: &Result<Snapshot, DecodeError>,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        match (result, serde_json::from_slice::<Value>(bytes)) {
+            (Ok(snapshot), Ok(Value::Object(object))) => {
+                prop_assert_eq!(snapshot.vars(), &object);
+            }
+            (Ok(_), other) => {
+                prop_assert!(false, "accepted bytes that serde_json reads as {:?}", other);
+            }
+            (Err(DecodeError::TooDeep { .. }), _) => {}
+            (Err(e), Ok(Value::Object(_))) => {
+                prop_assert!(false, "refused an object serde_json reads: {}", e);
+            }
+            (Err(_), _) => {}
+        }
+        Ok(())
+    }
+
     proptest! {
+        /// Fuzz-style: random bytes never panic, and the answer agrees with
+        /// serde_json (accepted = the same object; refused = not an object,
+        /// or too deep).
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode(&bytes);
+            let result = decode(&bytes);
+            agrees_with_serde_json(&bytes, &result)?;
         }
 
+        /// Fuzz-style on JSON-shaped fragments, any depth limit: no panic,
+        /// and the same agreement with serde_json.
         #[test]
         fn decoding_json_like_bytes_never_panics(
             parts in proptest::collection::vec(
@@ -468,7 +497,9 @@ mod tests {
             ),
             max_depth in 0usize..200,
         ) {
-            let _ = Snapshot::decode_with_max_depth(parts.concat().as_bytes(), Duration::ZERO, max_depth);
+            let body = parts.concat();
+            let result = Snapshot::decode_with_max_depth(body.as_bytes(), Duration::ZERO, max_depth);
+            agrees_with_serde_json(body.as_bytes(), &result)?;
         }
 
         #[test]

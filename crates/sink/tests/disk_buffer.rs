@@ -131,13 +131,15 @@ async fn documents_sent_while_the_server_is_down_wait_on_disk_and_arrive_once_wh
     }
 }
 
-/// The writer of the kill test, run in a child process (a no-op otherwise):
-/// sends documents through a disk-buffered sink whose server is unreachable
-/// and reports on stdout how many `send` calls have returned.
+/// The writer of the kill test, run only as its child process (ignored in a
+/// normal run; the kill test starts this binary with `--ignored --exact`):
+/// sends documents through a disk-buffered sink whose server is
+/// unreachable and reports on stdout how many `send` calls have returned.
 #[tokio::test]
+#[ignore = "the child process of the kill test below, started by it"]
 async fn child_writer_for_the_kill_test() {
     let (Ok(dir), Ok(index)) = (std::env::var(CHILD_DIR), std::env::var(CHILD_INDEX)) else {
-        return;
+        panic!("run only by the kill test, which sets {CHILD_DIR} and {CHILD_INDEX}");
     };
     let mut config = buffered_config(vec![closed_url()], Path::new(&dir));
     config.disk_buffer.as_mut().unwrap().fsync = FsyncPolicy::Never;
@@ -169,6 +171,7 @@ async fn documents_accepted_by_a_writer_killed_with_sigkill_are_delivered_once_b
 
         let mut child = Command::new(std::env::current_exe().unwrap())
             .args([
+                "--ignored",
                 "--exact",
                 "child_writer_for_the_kill_test",
                 "--nocapture",
