@@ -53,6 +53,69 @@ fn every_recorded_app_matches_its_reviewed_golden_document() {
             actual, golden,
             "{app}: regenerate with GOMON_BLESS=1 only after review"
         );
+        // Independently of the golden: every field is the input's value at
+        // that dotted path (keys may hold dots themselves), and every
+        // non-null leaf of the input outside memstats is a field.
+        let fields = golden["example"].as_object().unwrap();
+        for (path, value) in fields {
+            if path == "cmdline" {
+                let joined: Vec<&str> = vars["cmdline"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect();
+                assert_eq!(value, &json!(joined.join(" ")), "{app}: cmdline");
+                continue;
+            }
+            assert_eq!(
+                at_dotted_path(&vars, path),
+                Some(value),
+                "{app}: field {path}"
+            );
+        }
+        let mut leaves = Vec::new();
+        input_leaves("", &vars, &mut leaves);
+        for leaf in leaves {
+            assert!(
+                fields.contains_key(&leaf),
+                "{app}: input leaf {leaf} is not a field"
+            );
+        }
+    }
+}
+
+/// The value at `path` in `value`, where object keys may contain dots.
+fn at_dotted_path<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    let object = value.as_object()?;
+    if let Some(found) = object.get(path) {
+        return Some(found);
+    }
+    object.iter().find_map(|(key, child)| {
+        let rest = path.strip_prefix(key.as_str())?.strip_prefix('.')?;
+        at_dotted_path(child, rest)
+    })
+}
+
+/// Dotted paths of the non-null leaves of an expvar object (arrays are
+/// leaves), leaving out `memstats` and `cmdline`.
+fn input_leaves(prefix: &str, value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                if prefix.is_empty() && (key == "memstats" || key == "cmdline") {
+                    continue;
+                }
+                input_leaves(&path, child, out);
+            }
+        }
+        Value::Null => {}
+        _ => out.push(prefix.to_owned()),
     }
 }
 
