@@ -226,7 +226,7 @@ fn bucket_document(target: &str, bucket: &Value) -> Option<Value> {
 /// Reads the heap history of every matching target from `<index>*` with
 /// aggregations, not by downloading documents: one query lists the targets
 /// with their time range and period, then per target a date histogram with
-/// about [`BUCKETS`] buckets (one sample each at the collection period for
+/// about `BUCKETS` buckets (one sample each at the collection period for
 /// a few hours of data; the lowest HeapAlloc of each bucket beyond that).
 /// With `label_variable`, each target's values of `golang.<ns>.<variable>`
 /// come along as small expvar documents. `progress(done, targets)` is

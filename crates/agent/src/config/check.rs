@@ -1,0 +1,131 @@
+//! The checks `run`, `test config` and `test output` all pass through, once,
+//! after the configuration is parsed: every value a later step would refuse
+//! is refused here, with its key path.
+
+use super::*;
+
+impl Config {
+    pub(super) fn check(&self, prefix: &str, labels: &[String]) -> Result<(), ConfigError> {
+        let invalid = |key: String, reason: String| ConfigError::Invalid {
+            path: prefix.to_owned(),
+            key,
+            reason,
+        };
+        if self.modules.is_empty() {
+            let skipped = if self.findings.skipped_modules.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (skipped: {}; gomon runs the golang module)",
+                    self.findings.skipped_modules.join(", ")
+                )
+            };
+            return Err(invalid(
+                "modules".to_owned(),
+                format!(
+                    "no golang module configured{skipped}: add `modules:` (or `metricbeat.modules:`) with `module: golang` and `hosts`"
+                ),
+            ));
+        }
+        for (m, label) in self.modules.iter().zip(labels) {
+            let key = |k: &str| format!("{label}.{k}");
+            if m.enabled && m.hosts.is_empty() {
+                return Err(invalid(
+                    key("hosts"),
+                    "empty: list at least one host:port".to_owned(),
+                ));
+            }
+            for (j, host) in m.hosts.iter().enumerate() {
+                m.target(host)
+                    .map_err(|e| invalid(format!("{label}.hosts[{j}]"), e))?;
+            }
+            for (name, value) in [("period", Some(m.period)), ("timeout", m.timeout)] {
+                if let Some(value) = value.filter(|v| *v < MIN_PERIOD) {
+                    return Err(invalid(
+                        key(name),
+                        format!(
+                            "{} is below the minimum of 100ms",
+                            humantime::format_duration(value)
+                        ),
+                    ));
+                }
+            }
+            m.tls().map_err(|e| invalid(key("ssl"), e))?;
+            if m.metric_sets().contains(&MetricSet::Expvar) {
+                let ns = m.expvar.namespace.as_deref().unwrap_or_default();
+                gomon_flatten::FlattenConfig::new(ns)
+                    .map_err(|e| invalid(key("expvar.namespace"), e.to_string()))?;
+            }
+            if let Some(mode) = &m.expvar.mode
+                && mode != "flatten"
+                && mode != "metricbeat"
+            {
+                return Err(invalid(
+                    key("expvar.mode"),
+                    format!("{mode:?} is not a mode: use flatten or metricbeat"),
+                ));
+            }
+        }
+        let outputs = [
+            self.output.elasticsearch.is_some(),
+            self.output.file.is_some(),
+            self.output.console.is_some(),
+        ];
+        if outputs.iter().filter(|o| **o).count() > 1 {
+            return Err(invalid(
+                "output".to_owned(),
+                "more than one output configured: choose one of elasticsearch, file, console"
+                    .to_owned(),
+            ));
+        }
+        if self.http.enabled && self.http.ip().is_none() {
+            return Err(invalid(
+                "http.host".to_owned(),
+                format!(
+                    "{:?} is not an IP address or localhost (e.g. 127.0.0.1, 0.0.0.0, ::1)",
+                    self.http.host
+                ),
+            ));
+        }
+        if let Some(file) = &self.output.file {
+            if file.filename.is_empty() || file.filename.contains(['/', '\\']) {
+                return Err(invalid(
+                    "output.file.filename".to_owned(),
+                    format!("{:?}: give a file name without a folder", file.filename),
+                ));
+            }
+            if file.rotate_every_kb == 0 {
+                return Err(invalid(
+                    "output.file.rotate_every_kb".to_owned(),
+                    "0: give at least 1".to_owned(),
+                ));
+            }
+            if file.number_of_files == 0 {
+                return Err(invalid(
+                    "output.file.number_of_files".to_owned(),
+                    "0: give at least 1 (the current file)".to_owned(),
+                ));
+            }
+        }
+        if let Some(es) = &self.output.elasticsearch {
+            if es.hosts.is_empty() {
+                return Err(invalid(
+                    "output.elasticsearch.hosts".to_owned(),
+                    "empty: list at least one node".to_owned(),
+                ));
+            }
+            // The checks `gomon run` makes when it opens the output, without
+            // touching the disk.
+            let mut sink = crate::output::sink_settings(es, Path::new("."))
+                .map_err(|e| invalid("output.elasticsearch".to_owned(), output_reason(e)))?;
+            sink.disk_buffer = crate::output::disk_buffer_settings(&self.queue)
+                .map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
+            sink.validate()
+                .map_err(|e| invalid("queue.disk".to_owned(), e.to_string()))?;
+        } else {
+            crate::output::disk_buffer_settings(&self.queue)
+                .map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
+        }
+        Ok(())
+    }
+}
