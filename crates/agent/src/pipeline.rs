@@ -330,6 +330,81 @@ mod tests {
         );
     }
 
+    /// Takes one document a second (a sink whose queue is full).
+    struct Trickle {
+        taken: u64,
+    }
+
+    impl BatchWriter for Trickle {
+        async fn write(&mut self, docs: Vec<Value>) {
+            for _ in docs {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                self.taken += 1;
+            }
+        }
+
+        fn taken(&self) -> u64 {
+            self.taken
+        }
+    }
+
+    /// A write cut off at the deadline after it took part of its batch:
+    /// what it took is the writer's to account for, the rest is abandoned.
+    #[tokio::test(start_paused = true)]
+    async fn a_write_cut_off_midway_counts_what_it_took_and_abandons_the_rest() {
+        let (tx, mut rx) = mpsc::channel(100);
+        let (stop_tx, stop) = watch::channel(false);
+        let registry = Registry::default();
+        for n in 0..5u64 {
+            tx.send(json!({ "n": n })).await.unwrap();
+        }
+        let policy = BatchPolicy {
+            max: 5,
+            drain: Duration::from_millis(2000),
+        };
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            stop_tx.send(true).unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            drop(tx);
+        });
+        let mut writer = Trickle { taken: 0 };
+        let drained = drain_queue(&mut rx, &mut writer, policy, stop, &registry).await;
+        stopper.abort();
+        // Stopped at 0.5 s, deadline at 2.5 s: two documents taken by then.
+        assert_eq!(
+            drained,
+            Drained {
+                written: 2,
+                abandoned: 3
+            }
+        );
+    }
+
+    /// Started after the stop signal (a receiver that has already seen it):
+    /// the drain deadline still applies, so the loop ends though a sender
+    /// is alive.
+    #[tokio::test(start_paused = true)]
+    async fn a_loop_started_after_the_stop_signal_still_ends_at_the_deadline() {
+        let (tx, mut rx) = mpsc::channel::<Value>(100);
+        let (stop_tx, _) = watch::channel(false);
+        stop_tx.send_replace(true);
+        let stop = stop_tx.subscribe();
+        let registry = Registry::default();
+        let mut writer = recorder(Duration::ZERO);
+        let policy = BatchPolicy {
+            max: 10,
+            drain: Duration::from_secs(3),
+        };
+        let ended = tokio::time::timeout(
+            Duration::from_secs(60),
+            drain_queue(&mut rx, &mut writer, policy, stop, &registry),
+        )
+        .await;
+        drop(tx);
+        assert_eq!(ended.ok(), Some(Drained::default()));
+    }
+
     /// A write that never finishes (a server that is gone) is cut off at
     /// the drain deadline, and its documents and the queued ones are
     /// counted as abandoned, not written.

@@ -75,6 +75,11 @@ mod tests {
         for target in ["a:1", "b:2", "http://c:3/debug/vars"] {
             assert!(start_offset(P, target) < P);
         }
+        // Spread out: twenty targets do not all start at the same moment.
+        let offsets: std::collections::BTreeSet<Duration> = (0..20)
+            .map(|i| start_offset(P, &format!("host{i}:6060")))
+            .collect();
+        assert!(offsets.len() > 10, "{offsets:?}");
         assert_eq!(offset_from_hash(P, 25_000_000_000), Duration::from_secs(5));
         assert_eq!(offset_from_hash(Duration::ZERO, 7), Duration::ZERO);
     }
