@@ -875,6 +875,41 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Acknowledgements are written wherever records remain to be
+    /// answered: in the segment being written (all of it acknowledged, not
+    /// sealed yet) and in a sealed segment of an earlier run (partly
+    /// acknowledged), so a restart replays exactly what is unanswered.
+    #[test]
+    fn acknowledgements_in_the_active_and_in_a_sealed_segment_survive_a_restart() {
+        let dir = folder("ack-active-sealed");
+        let metrics = SinkMetrics::default();
+        let buffer = DiskBuffer::open(config(&dir), &metrics).unwrap();
+        for i in 0..5 {
+            buffer.append(&doc(i), &metrics).unwrap();
+        }
+        let tickets: Vec<Ticket> = buffer.read(100, &metrics).iter().map(|(_, t)| *t).collect();
+        buffer.ack(&tickets, &metrics);
+        for i in 5..9 {
+            buffer.append(&doc(i), &metrics).unwrap();
+        }
+        drop(buffer);
+
+        // Run 2: only the four unanswered records come back; answer two.
+        let metrics = SinkMetrics::default();
+        let buffer = DiskBuffer::open(config(&dir), &metrics).unwrap();
+        let replayed = buffer.read(100, &metrics);
+        assert_eq!(ids(&replayed), ["id-5", "id-6", "id-7", "id-8"]);
+        let two: Vec<Ticket> = replayed.iter().take(2).map(|(_, t)| *t).collect();
+        buffer.ack(&two, &metrics);
+        drop(buffer);
+
+        // Run 3: the two acknowledged in the sealed segment stay answered.
+        let metrics = SinkMetrics::default();
+        let buffer = DiskBuffer::open(config(&dir), &metrics).unwrap();
+        assert_eq!(ids(&buffer.read(100, &metrics)), ["id-7", "id-8"]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn a_torn_tail_and_a_bad_crc_are_skipped_and_counted_and_the_rest_is_replayed() {
         let dir = folder("corrupt");
