@@ -287,3 +287,27 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
     };
     base(Verdict::Steady, summary, evidence)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The names people type after `--fail-on` and read in tables are the
+    /// names in the JSON report.
+    #[test]
+    fn each_verdict_has_the_name_its_json_uses() {
+        for (verdict, name) in [
+            (Verdict::Leak, "leak"),
+            (Verdict::Plateau, "plateau"),
+            (Verdict::GcPressure, "gc-pressure"),
+            (Verdict::Steady, "steady"),
+            (Verdict::InsufficientData, "insufficient-data"),
+        ] {
+            assert_eq!(verdict.as_str(), name);
+            assert_eq!(
+                serde_json::to_value(verdict).ok(),
+                Some(serde_json::Value::from(name))
+            );
+        }
+    }
+}
