@@ -35,8 +35,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::batch::{Document, Op};
+use crate::error::SinkError;
 use crate::metrics::{SinkMetrics, add};
-use crate::{Document, Op, SinkError};
 
 /// Bytes before each record's payload: its length and its CRC32.
 const HEADER: u64 = 8;

@@ -14,13 +14,15 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::batch::single_line_object_problem;
+use crate::batch::{BulkBatch, Document};
+use crate::config::{BatchLimits, Compression, SinkConfig};
 use crate::dead_letter::{DeadLetter, DeadLetterStore};
 use crate::disk_buffer::{Appended, DiskBuffer, Ticket};
+use crate::error::{SinkError, truncate};
 use crate::metrics::{SinkMetrics, SinkMetricsSnapshot, add, sub};
 use crate::response::parse_bulk_response;
 use crate::retry::{ItemAction, RetryPolicy};
 use crate::transport::BulkTransport;
-use crate::{BatchLimits, BulkBatch, Compression, Document, SinkConfig, SinkError};
 
 /// When the drain must be over; `None` while the sink runs normally.
 type DrainSignal = watch::Receiver<Option<Instant>>;
@@ -754,7 +756,7 @@ async fn attempt(shared: &Arc<Shared>, unit: Vec<Pending>, drain: &mut DrainSign
             );
         }
         status => {
-            let body = crate::truncate(String::from_utf8_lossy(&reply.body).into_owned(), 300);
+            let body = truncate(String::from_utf8_lossy(&reply.body).into_owned(), 300);
             return Attempt::Failed(
                 unit,
                 format!("{}: bulk answered HTTP {status}: {body}", reply.server),
