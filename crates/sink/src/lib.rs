@@ -42,6 +42,25 @@
 //! replayed by the next sink on the same folder if it was not answered
 //! (after a crash, `kill -9`, or a drain deadline): at-least-once, and with
 //! ids effectively exactly-once.
+//!
+//! # Map of the files
+//!
+//! - The writer: `sink.rs` shows the whole chain and [`BulkSink::start`]
+//!   wires it; then one file per step: `sender.rs` (the way in, back-pressure),
+//!   `dispatch.rs` (the batching loop), `encoder.rs` (NDJSON bulk body, gzip),
+//!   `deliver.rs` (one batch, its retries, the 413 split), `retry.rs` (item
+//!   status → action, backoff), `outcome.rs` (acknowledged, dead-lettered or
+//!   lost), `feeder.rs` (disk buffer → queue), `drain.rs` (the deadline and
+//!   [`BulkSink::shutdown`]).
+//! - Beside it: `batch.rs` (documents, bulk lines), `transport.rs` and
+//!   `health.rs` (the HTTP client, hosts and their health), `response.rs`
+//!   (the bulk answer), `dead_letter.rs`, `metrics.rs`, `config.rs`,
+//!   `auth.rs`, `tls.rs`, `owner_only.rs` (files only their owner may read),
+//!   `error.rs` ([`SinkError`]).
+//! - `disk_buffer.rs` with `disk_buffer/`: `record.rs` (the bytes of a record
+//!   and an ack entry), `replay.rs`, `append.rs`, `read.rs`, `ack.rs`.
+//! - The control plane: `cluster.rs`, `control.rs`, `setup.rs` (templates,
+//!   index naming).
 
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
