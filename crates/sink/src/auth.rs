@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use hyper::header::HeaderValue;
 
-use crate::SinkError;
+use crate::error::SinkError;
 
 /// How the sink authenticates to the cluster. `Debug` shows the kind and
 /// the user name or key id, never a password, key or token.

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::SinkError;
+use crate::error::SinkError;
 
 /// One document to write: where, under which id, and its JSON source.
 #[derive(Clone, PartialEq, Eq)]

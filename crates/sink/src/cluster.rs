@@ -14,9 +14,12 @@ use hyper::Method;
 use hyper::header::HeaderMap;
 use serde_json::Value;
 
+use crate::auth::Credentials;
+use crate::batch::BulkBatch;
+use crate::config::SinkConfig;
 use crate::control::ControlTransport;
+use crate::error::{SinkError, truncate};
 use crate::response::{BULK_FILTER_PATH, parse_bulk_response};
-use crate::{BulkBatch, Credentials, SinkConfig, SinkError};
 
 /// Which product answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -359,7 +362,7 @@ impl Cluster {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        let body = crate::truncate(body, 512);
+        let body = truncate(body, 512);
         SinkError::Status {
             url: self.url.clone(),
             operation,

@@ -4,7 +4,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{Credentials, DiskBufferConfig, RetryPolicy, SinkError, TlsSettings};
+use crate::auth::Credentials;
+use crate::disk_buffer::DiskBufferConfig;
+use crate::error::SinkError;
+use crate::retry::RetryPolicy;
+use crate::tls::TlsSettings;
 
 /// When a batch is sent: whichever limit is reached first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

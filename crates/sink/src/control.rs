@@ -13,8 +13,9 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION};
 use hyper::{Method, Request};
 
+use crate::config::SinkConfig;
+use crate::error::SinkError;
 use crate::transport::{HttpClient, error_chain, http_client, redirect_target};
-use crate::{SinkConfig, SinkError};
 
 /// Control-plane answers larger than this are refused (a search with
 /// aggregations over years of data stays far below).

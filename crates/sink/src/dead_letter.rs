@@ -9,7 +9,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Document, Op, SinkError};
+use crate::batch::{Document, Op};
+use crate::error::SinkError;
 
 /// One refused document, as a line of the dead-letter file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

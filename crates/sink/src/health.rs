@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use crate::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct NodeHealth {

@@ -33,7 +33,7 @@ pub fn parse_bulk_response(body: &[u8], expected: usize) -> Result<Vec<ItemResul
     let parsed: Response = serde_json::from_slice(body).map_err(|e| {
         format!(
             "not a bulk response ({e}): {}",
-            crate::truncate(String::from_utf8_lossy(body).into_owned(), 200)
+            crate::error::truncate(String::from_utf8_lossy(body).into_owned(), 200)
         )
     })?;
     if parsed.items.len() != expected {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::Op;
+use crate::batch::Op;
 
 /// Exponential backoff with full jitter: before retry `n` (from 1) the sink
 /// waits a uniformly random time between zero and

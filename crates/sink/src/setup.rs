@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value, json};
 
-use crate::{Cluster, SinkError};
+use crate::cluster::Cluster;
+use crate::error::SinkError;
 
 /// How the documents' targets are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
-use crate::SinkError;
+use crate::error::SinkError;
 
 /// Trust for `https` hosts. The default trusts Mozilla's root store (the
 /// `webpki-roots` crate, the same on every machine); [`TlsSettings::custom_ca`]

@@ -13,9 +13,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::config::SinkConfig;
+use crate::error::SinkError;
 use crate::health::NodePool;
 use crate::response::BULK_FILTER_PATH;
-use crate::{SinkConfig, SinkError};
 
 /// Bulk responses larger than this are refused (with `filter_path`, a
 /// response is a few bytes per item).
