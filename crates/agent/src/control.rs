@@ -129,3 +129,32 @@ impl SetupReport {
         matches!(self.naming, TargetNaming::DatedIndices)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FileFormat;
+
+    fn file_store_config() -> Config {
+        let yaml = "modules:\n- module: golang\n  hosts: [\"127.0.0.1:6060\"]\noutput.file.path: /tmp/gomon-control-test\nhttp.enabled: false\n";
+        Config::parse(yaml, FileFormat::Yaml, "test.yml").expect("a valid configuration")
+    }
+
+    #[tokio::test]
+    async fn setup_without_an_elasticsearch_output_says_there_is_nothing_to_set_up() {
+        let error = install_template(&file_store_config(), false)
+            .await
+            .expect_err("no server to set up");
+        assert!(matches!(error, ControlError::NoElasticsearch), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "no output.elasticsearch: nothing to set up (the file store needs none)"
+        );
+    }
+
+    #[tokio::test]
+    async fn checking_a_file_store_output_asks_no_server() {
+        assert_eq!(check_output(&file_store_config()).await.expect("no error"), None);
+        assert!(cluster_of(&file_store_config()).expect("no error").is_none());
+    }
+}
