@@ -331,11 +331,12 @@ impl TargetTask {
         let memstats = snapshot
             .memstats()
             .ok_or_else(|| CollectError::NoMemstats { target: target() })?;
-        let memstats = MemStats::from_json(&Value::Object(memstats.clone()))
-            .map_err(|source| CollectError::MemStats {
+        let memstats = MemStats::from_json(&Value::Object(memstats.clone())).map_err(|source| {
+            CollectError::MemStats {
                 target: target(),
                 source,
-            })?;
+            }
+        })?;
         let cmdline = snapshot.cmdline().unwrap_or_default();
         let heap = self.heap.observe(&memstats, &cmdline, at);
         Ok(json!({ "heap": heap }))
@@ -593,11 +594,8 @@ mod tests {
     async fn metric_sets_on_different_paths_fetch_once_each_per_tick() {
         let mut vars = serde_json::json!({"requests": 7, "cmdline": ["./app"]});
         vars["memstats"] = memstats();
-        let server = VarsServer::start(vec![
-            ("/debug/vars", vars.clone()),
-            ("/custom/vars", vars),
-        ])
-        .await;
+        let server =
+            VarsServer::start(vec![("/debug/vars", vars.clone()), ("/custom/vars", vars)]).await;
         let config = config(&format!(
             "  hosts: [\"{}\"]\n  expvar.namespace: app\n  expvar.path: /custom/vars\n",
             server.addr
@@ -695,8 +693,7 @@ mod tests {
     #[test]
     fn reading_a_configuration_refuses_a_bad_expvar_glob() {
         let yaml = "modules:\n- module: golang\n  hosts: [\"127.0.0.1:6060\"]\n  expvar:\n    namespace: app\n    exclude: [\"a.*\", \"\"]\nhttp.enabled: false\n";
-        let error =
-            Config::parse(yaml, FileFormat::Yaml, "test.yml").expect_err("an empty glob");
+        let error = Config::parse(yaml, FileFormat::Yaml, "test.yml").expect_err("an empty glob");
         assert!(
             error
                 .to_string()
@@ -718,7 +715,11 @@ mod tests {
         for target in &settings {
             pool.client_for(target);
         }
-        assert_eq!(pool.clients.len(), 1, "one extra pool, for ssl.verification_mode: none");
+        assert_eq!(
+            pool.clients.len(),
+            1,
+            "one extra pool, for ssl.verification_mode: none"
+        );
     }
 
     #[tokio::test]
@@ -733,7 +734,10 @@ mod tests {
         let error = collect_once(&client, target.clone(), None)
             .await
             .expect_err("nothing to print");
-        assert!(matches!(error, CollectError::NoMemstats { .. }), "{error:?}");
+        assert!(
+            matches!(error, CollectError::NoMemstats { .. }),
+            "{error:?}"
+        );
         let events = collect_once(&client, target, Some("app"))
             .await
             .expect("the custom variables");

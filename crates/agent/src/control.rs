@@ -3,7 +3,6 @@
 //! whether gomon supports it, whether it has data streams, and the index
 //! template installed idempotently.
 
-
 use gomon_sink::{Cluster, ServerKind, SinkError, TargetNaming, TemplateOutcome};
 
 use crate::config::Config;
@@ -154,7 +153,14 @@ mod tests {
 
     #[tokio::test]
     async fn checking_a_file_store_output_asks_no_server() {
-        assert_eq!(check_output(&file_store_config()).await.expect("no error"), None);
-        assert!(cluster_of(&file_store_config()).expect("no error").is_none());
+        assert_eq!(
+            check_output(&file_store_config()).await.expect("no error"),
+            None
+        );
+        assert!(
+            cluster_of(&file_store_config())
+                .expect("no error")
+                .is_none()
+        );
     }
 }

@@ -76,8 +76,8 @@ pub async fn read_stored(
         let docs = read_heap_history(&cluster, &index, query, |done, targets| {
             progress(&index, done, targets);
         })
-            .await
-            .map_err(HistoryError::Search)?;
+        .await
+        .map_err(HistoryError::Search)?;
         return Ok(StoredHistory {
             docs,
             source: HistorySource::Cluster {
@@ -143,8 +143,14 @@ mod tests {
         assert!(query.keeps(&doc(url, "2024-05-01T10:00:00.000Z")));
         assert!(query.keeps(&doc(url, "2024-05-01T11:00:00.000Z")));
         assert!(!query.keeps(&doc(url, "2024-05-01T09:59:59.999Z")));
-        assert!(!query.keeps(&doc("http://127.0.0.1:6061/debug/vars", "2024-05-01T11:00:00Z")));
-        assert!(!query.keeps(&json!({"service": {"address": url}})), "no time, no match");
+        assert!(!query.keeps(&doc(
+            "http://127.0.0.1:6061/debug/vars",
+            "2024-05-01T11:00:00Z"
+        )));
+        assert!(
+            !query.keeps(&json!({"service": {"address": url}})),
+            "no time, no match"
+        );
         let everything = HistoryQuery::default();
         assert!(everything.keeps(&json!({})));
     }
@@ -156,7 +162,12 @@ mod tests {
             .build()
             .expect("a runtime");
         let read = runtime
-            .block_on(read_stored(None, Some(&dir), &HistoryQuery::default(), |_, _, _| {}))
+            .block_on(read_stored(
+                None,
+                Some(&dir),
+                &HistoryQuery::default(),
+                |_, _, _| {},
+            ))
             .expect("a missing store is empty, not an error");
         assert!(read.docs.is_empty());
         assert_eq!(read.source, HistorySource::FileStore { dir });
