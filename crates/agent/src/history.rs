@@ -1,5 +1,7 @@
 //! Reading the stored heap history back from Elasticsearch/OpenSearch for
-//! `gomon analyze`, with aggregations rather than a download of documents.
+//! `gomon analyze`, with aggregations rather than a download of documents;
+//! [`read_stored`] reads whichever output a configuration names (or the
+//! file store).
 
 mod stored;
 

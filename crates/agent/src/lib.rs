@@ -5,8 +5,14 @@
 //!   part of a `metricbeat.yml` unchanged;
 //! - [`Agent`]: one task per target, each on its module's period with a
 //!   random start offset, never two fetches of one target at once (a tick
-//!   that finds the previous fetch still running is counted as skipped); one
-//!   HTTP fetch feeds both metric sets when they read the same URL;
+//!   that finds the previous fetch still running is counted as skipped);
+//! - [`collect`]: the modules turned into target settings once (a bad value
+//!   is a [`SettingsError`] naming its key path), one
+//!   fetch → heap and expvar events (one HTTP fetch feeds both metric sets
+//!   when they read the same URL), one client pool for all targets, and
+//!   `gomon once`;
+//! - [`control`]: the Elasticsearch output's control plane (`gomon setup`,
+//!   `gomon test output`);
 //! - [`document`]: Metricbeat's metadata around the heap and expvar fields;
 //! - [`output`]: the file store (the embedded default), stdout, or
 //!   Elasticsearch/OpenSearch;
