@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use gomon_agent::config::Config;
-use gomon_agent::history::{TargetFilter, adopt_host_port_addresses};
+use gomon_agent::history::{
+    HistoryQuery, HistorySource, TargetFilter, adopt_host_port_addresses, read_stored,
+};
 use gomon_analyze::{
     Analysis, Comparison, Thresholds, Verdict, analyze, compare, expvar_labels, label_of, lifetimes,
 };
@@ -70,62 +72,42 @@ fn parse_verdict(text: &str) -> Result<String, String> {
     }
 }
 
-/// Reads the stored documents: from Elasticsearch when the configuration's
-/// output is Elasticsearch (per-target date-histogram aggregations, not a
-/// download), else from the file store the configuration (or `--data`)
-/// points at.
-async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), String> {
+/// What `--target`, `--since` and `--compare-by expvar:` ask of the history.
+fn query_of(request: &Request) -> HistoryQuery {
+    HistoryQuery {
+        targets: request.targets.clone(),
+        since: request.since.map(|d| SystemTime::now() - d),
+        label_variable: request
+            .compare_by
+            .as_deref()
+            .and_then(|b| b.strip_prefix("expvar:"))
+            .map(str::to_owned),
+    }
+}
+
+/// Reads the stored documents the configuration's output (or `--data`)
+/// holds; says where they came from, or why there are none.
+async fn read_documents(
+    request: &Request,
+    query: &HistoryQuery,
+) -> Result<(Vec<Value>, String), String> {
     let config = request
         .config
         .as_deref()
         .map(Config::load)
         .transpose()
         .map_err(|e| e.to_string())?;
-    if let Some(es) = config
-        .as_ref()
-        .and_then(|c| c.output.elasticsearch.as_ref())
-    {
-        let (cluster, index) =
-            gomon_agent::output::control_plane(es, &gomon_agent::default_data_dir())
-                .map_err(|e| e.to_string())?;
-        let query = gomon_agent::history::HistoryQuery {
-            targets: request.targets.clone(),
-            since: request.since.map(|d| SystemTime::now() - d),
-            label_variable: request
-                .compare_by
-                .as_deref()
-                .and_then(|b| b.strip_prefix("expvar:"))
-                .map(str::to_owned),
-        };
-        let docs =
-            gomon_agent::history::read_heap_history(&cluster, &index, &query, |done, targets| {
-                eprintln!(
-                    "gomon: read the heap history of {done} of {targets} targets from {index}*"
-                );
-            })
-            .await?;
-        if docs.is_empty() {
-            return Err(format!(
-                "no documents in {index}* on {} (run `gomon run` first)",
-                cluster.url()
-            ));
-        }
-        let source = format!("{} {index}* ({} time buckets)", cluster.url(), docs.len());
-        return Ok((docs, source));
-    }
-    let (dir, filename) = match config.and_then(|c| c.output.file) {
-        Some(file) => (file.path, file.filename),
-        None => (
-            request
-                .data
-                .clone()
-                .unwrap_or_else(gomon_agent::default_data_dir),
-            "gomon".to_owned(),
-        ),
-    };
-    let (docs, bad) = gomon_agent::store::read_store(&dir, &filename)
-        .map_err(|e| format!("cannot read the file store in {}: {e}", dir.display()))?;
-    for line in bad.iter().take(3) {
+    let stored = read_stored(
+        config.as_ref(),
+        request.data.as_deref(),
+        query,
+        |index, done, targets| {
+            eprintln!("gomon: read the heap history of {done} of {targets} targets from {index}*");
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    for line in stored.skipped.iter().take(3) {
         eprintln!(
             "gomon: skipped {}:{}: {}",
             line.file.display(),
@@ -133,31 +115,25 @@ async fn read_documents(request: &Request) -> Result<(Vec<Value>, String), Strin
             line.reason
         );
     }
-    if docs.is_empty() {
-        return Err(format!(
-            "no documents in {} (run `gomon run` or `gomon demo` first)",
-            dir.display()
-        ));
-    }
-    let source = format!("{} ({} documents)", dir.display(), docs.len());
-    Ok((docs, source))
-}
-
-fn keep(request: &Request, docs: Vec<Value>) -> Vec<Value> {
-    let since = request.since.map(|d| SystemTime::now() - d);
-    docs.into_iter()
-        .filter(|d| {
-            let address = d["service"]["address"].as_str().unwrap_or_default();
-            request.targets.is_empty() || request.targets.iter().any(|t| t.matches(address))
-        })
-        .filter(|d| match since {
-            None => true,
-            Some(since) => d["@timestamp"]
-                .as_str()
-                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
-                .is_some_and(|t| t >= since),
-        })
-        .collect()
+    let n = stored.docs.len();
+    let source = match (&stored.source, n) {
+        (HistorySource::Cluster { url, index }, 0) => {
+            return Err(format!(
+                "no documents in {index}* on {url} (run `gomon run` first)"
+            ));
+        }
+        (HistorySource::Cluster { url, index }, _) => {
+            format!("{url} {index}* ({n} time buckets)")
+        }
+        (HistorySource::FileStore { dir }, 0) => {
+            return Err(format!(
+                "no documents in {} (run `gomon run` or `gomon demo` first)",
+                dir.display()
+            ));
+        }
+        (HistorySource::FileStore { dir }, _) => format!("{} ({n} documents)", dir.display()),
+    };
+    Ok((stored.docs, source))
 }
 
 fn mb(bytes: f64) -> String {
@@ -235,10 +211,11 @@ fn print_comparison(c: &Comparison) {
 
 /// Runs the analysis; `Err` carries the message for a non-zero exit.
 pub(crate) async fn run(request: Request) -> Result<(), String> {
-    let (mut docs, source) = read_documents(&request).await?;
+    let query = query_of(&request);
+    let (mut docs, source) = read_documents(&request, &query).await?;
     eprintln!("gomon: analyzing {source}");
     adopt_host_port_addresses(&mut docs);
-    let docs = keep(&request, docs);
+    docs.retain(|d| query.keeps(d));
     let thresholds = Thresholds {
         memory_limit: request.memory_limit,
         min_span_secs: request.min_span.as_secs_f64(),

@@ -159,9 +159,8 @@ pub(crate) async fn run(
         let (child, addr) = start_app(&bin, name).await?;
         println!("  started {name:<9} on {addr:<16} ({what})");
         // Documents name a target by the URL fetched (`service.address`).
-        let url = gomon_expvar::Target::parse(&addr)
-            .map_err(|e| format!("{name}: {e}"))?
-            .to_string();
+        let url =
+            gomon_agent::collect::service_address(&addr).map_err(|e| format!("{name}: {e}"))?;
         names.insert(url, name.to_owned());
         children.push(child);
     }

@@ -11,15 +11,14 @@ mod demo;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use gomon_agent::collect::CollectError;
 use gomon_agent::config::Config;
-use gomon_agent::document::{Event, Origin};
+use gomon_agent::control::ControlError;
+use gomon_agent::document::Origin;
 use gomon_agent::{Agent, default_data_dir};
-use gomon_expvar::{ClientConfig, ExpvarClient, Target};
-use gomon_heap::{HeapMetrics, MemStats};
-use serde_json::{Value, json};
 use tokio::sync::watch;
 
 /// Monitors Go programs through their expvar endpoint (/debug/vars) and ships
@@ -341,54 +340,19 @@ async fn run(
 }
 
 async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
-    let target = Target::parse(target).map_err(|e| e.to_string())?;
-    let client = ExpvarClient::new(ClientConfig::default());
-    let timestamp = SystemTime::now();
-    let snapshot = client.fetch(&target).await.map_err(|e| e.to_string())?;
+    let events = gomon_agent::collect::once(target, namespace)
+        .await
+        .map_err(|e| match e {
+            CollectError::NoMemstats { target } => format!(
+                "{target}: no memstats variable (is expvar imported?); use --namespace to read its other variables"
+            ),
+            other => other.to_string(),
+        })?;
     let origin = Origin::detect();
-    // The documents `gomon run` writes, for one fetch: no period, no interval fields.
-    let document = |metricset, dataset: String, golang| {
-        Event {
-            metricset,
-            dataset,
-            golang: Some(golang),
-            error: None,
-            address: target.to_string(),
-            timestamp,
-            duration: snapshot.duration(),
-            period: Duration::ZERO,
-        }
-        .into_document(&origin)
-    };
-    let mut lines = Vec::new();
-    // A program that publishes no memstats (gomon itself) still has custom variables.
-    if let Some(memstats) = snapshot.memstats() {
-        let memstats = MemStats::from_json(&Value::Object(memstats.clone()))
-            .map_err(|e| format!("{target}: {e}"))?;
-        let cmdline = snapshot.cmdline().unwrap_or_default();
-        let heap = HeapMetrics::from_memstats(&memstats, &cmdline);
-        lines.push(document(
-            "heap",
-            "golang.heap".to_owned(),
-            json!({ "heap": heap }),
-        ));
-    } else if namespace.is_none() {
-        return Err(format!(
-            "{target}: no memstats variable (is expvar imported?); use --namespace to read its other variables"
-        ));
-    }
-    if let Some(ns) = namespace {
-        let config = gomon_flatten::FlattenConfig::new(ns).map_err(|e| e.to_string())?;
-        let expvar = gomon_flatten::Flattener::new(config).flatten(snapshot.vars(), Instant::now());
-        lines.push(document(
-            "expvar",
-            expvar.dataset(),
-            expvar.into_golang_value(),
-        ));
-    }
     let mut out = std::io::stdout().lock();
-    for line in lines {
-        writeln!(out, "{line}").map_err(|e| format!("cannot write to stdout: {e}"))?;
+    for event in events {
+        writeln!(out, "{}", event.into_document(&origin))
+            .map_err(|e| format!("cannot write to stdout: {e}"))?;
     }
     Ok(())
 }
@@ -431,37 +395,29 @@ fn print_findings(findings: &gomon_agent::config::Findings, severity: &str) {
     }
 }
 
-/// The control-plane client of the configured Elasticsearch output.
-fn cluster_of(config: &Config) -> Result<Option<(gomon_sink::Cluster, String)>, String> {
-    config
-        .output
-        .elasticsearch
-        .as_ref()
-        .map(|es| gomon_agent::output::control_plane(es, &default_data_dir()))
-        .transpose()
-        .map_err(|e| e.to_string())
-}
-
 async fn test_output(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
-    let Some((cluster, index)) = cluster_of(&config)? else {
+    let Some(check) = gomon_agent::control::check_output(&config)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
         let agent = Agent::new(config.clone(), &default_data_dir())
             .await
             .map_err(|e| e.to_string())?;
         println!("output: {} (writable)", agent.output_description());
         return Ok(());
     };
-    let info = cluster.server_info().await.map_err(|e| e.to_string())?;
-    info.check_supported(cluster.url())
-        .map_err(|e| e.to_string())?;
-    let streams = cluster.supports_data_streams().await.unwrap_or(false);
-    println!("{}: {:?} {}", cluster.url(), info.kind, info.version);
+    let server = &check.server;
+    println!("{}: {:?} {}", server.url, server.kind, server.version);
     println!(
         "  documents go to {}",
-        if streams {
-            format!("the data stream {index}")
+        if check.data_streams {
+            format!("the data stream {}", server.index)
         } else {
-            format!("dated indices {index}-YYYY.MM.DD (no data streams here)")
+            format!(
+                "dated indices {}-YYYY.MM.DD (no data streams here)",
+                server.index
+            )
         }
     );
     Ok(())
@@ -469,28 +425,23 @@ async fn test_output(path: &Path) -> Result<(), String> {
 
 async fn setup(path: &Path, overwrite: bool) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
-    let Some((cluster, index)) = cluster_of(&config)? else {
-        return Err(format!(
-            "{}: no output.elasticsearch: nothing to set up (the file store needs none)",
-            path.display()
-        ));
-    };
-    let info = cluster.server_info().await.map_err(|e| e.to_string())?;
-    info.check_supported(cluster.url())
-        .map_err(|e| e.to_string())?;
-    let template = gomon_agent::output::template_for(&index);
-    let (naming, outcome) = cluster
-        .set_up(&template, overwrite || config.setup.template_overwrite)
+    let report = gomon_agent::control::install_template(&config, overwrite)
         .await
-        .map_err(|e| e.to_string())?;
-    println!("{}: {:?} {}", cluster.url(), info.kind, info.version);
+        .map_err(|e| match e {
+            ControlError::NoElasticsearch => format!("{}: {e}", path.display()),
+            other => other.to_string(),
+        })?;
+    let server = &report.server;
+    println!("{}: {:?} {}", server.url, server.kind, server.version);
     println!(
-        "  index template {:?} (version {}): {outcome:?}",
-        template.name, template.version
+        "  index template {:?} (version {}): {:?}",
+        report.template_name, report.template_version, report.outcome
     );
     println!(
-        "  documents go to {naming:?} {index}{}",
-        if matches!(naming, gomon_sink::TargetNaming::DatedIndices) {
+        "  documents go to {:?} {}{}",
+        report.naming,
+        server.index,
+        if report.dated_indices() {
             "-YYYY.MM.DD"
         } else {
             ""

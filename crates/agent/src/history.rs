@@ -1,10 +1,16 @@
 //! Reading the stored heap history back from Elasticsearch/OpenSearch for
-//! `gomon analyze`, with aggregations rather than a download of documents.
+//! `gomon analyze`, with aggregations rather than a download of documents;
+//! [`read_stored`] reads whichever output a configuration names (or the
+//! file store).
+
+mod stored;
 
 use std::time::SystemTime;
 
 use gomon_sink::Cluster;
 use serde_json::{Value, json};
+
+pub use stored::{HistoryError, HistorySource, StoredHistory, read_stored};
 
 /// One target asked for by a person (`gomon analyze --target`): the URL
 /// fetched, as `service.address` holds it (`http://localhost:6060/debug/vars`),

@@ -5,8 +5,14 @@
 //!   part of a `metricbeat.yml` unchanged;
 //! - [`Agent`]: one task per target, each on its module's period with a
 //!   random start offset, never two fetches of one target at once (a tick
-//!   that finds the previous fetch still running is counted as skipped); one
-//!   HTTP fetch feeds both metric sets when they read the same URL;
+//!   that finds the previous fetch still running is counted as skipped);
+//! - [`collect`]: the modules turned into target settings once (a bad value
+//!   is a [`SettingsError`] naming its key path), one
+//!   fetch → heap and expvar events (one HTTP fetch feeds both metric sets
+//!   when they read the same URL), one client pool for all targets, and
+//!   `gomon once`;
+//! - [`control`]: the Elasticsearch output's control plane (`gomon setup`,
+//!   `gomon test output`);
 //! - [`document`]: Metricbeat's metadata around the heap and expvar fields;
 //! - [`output`]: the file store (the embedded default), stdout, or
 //!   Elasticsearch/OpenSearch;
@@ -25,7 +31,9 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used)]
 
+pub mod collect;
 pub mod config;
+pub mod control;
 pub mod document;
 pub mod history;
 pub mod output;
@@ -39,16 +47,14 @@ pub mod template;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime};
 
-use gomon_expvar::{ClientConfig, ExpvarClient, Snapshot, Target};
-use gomon_flatten::{FlattenConfig, Flattener, Mode};
-use gomon_heap::{HeapState, MemStats};
+use gomon_expvar::{ClientConfig, ExpvarClient};
 use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::config::{Config, MetricSet, ModuleConfig};
-use crate::document::{Event, Origin};
+use crate::collect::{ClientPool, SettingsError, TargetSettings, TargetTask};
+use crate::config::Config;
+use crate::document::Origin;
 use crate::output::{Output, OutputError};
 use crate::pipeline::{BatchPolicy, CountedOutput, drain_queue};
 use crate::selfmon::Registry;
@@ -118,19 +124,20 @@ impl std::fmt::Display for RunSummary {
     }
 }
 
-/// One target of one module, with its per-target state.
-struct TargetTask {
-    heap_target: Target,
-    expvar_target: Target,
-    sets: Vec<MetricSet>,
-    period: Duration,
-    heap: HeapState,
-    flattener: Option<Flattener>,
+/// Why an [`Agent`] could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// A module setting cannot be used (the message names its key path).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The output cannot be opened.
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }
 
 /// A configured agent, ready to run.
 pub struct Agent {
-    config: Config,
+    targets: Vec<TargetSettings>,
     output: Output,
     registry: Arc<Registry>,
     origin: Origin,
@@ -145,34 +152,18 @@ impl std::fmt::Debug for Agent {
     }
 }
 
-fn flatten_config(module: &ModuleConfig) -> Option<FlattenConfig> {
-    let ns = module.expvar.namespace.as_deref()?;
-    let mut config = FlattenConfig::new(ns).ok()?;
-    config.mode = match module.expvar.mode.as_deref() {
-        Some("metricbeat") => Mode::Metricbeat,
-        _ => Mode::Flatten,
-    };
-    let mut config = config
-        .include(module.expvar.include.iter().map(String::as_str))
-        .ok()?;
-    config = config
-        .exclude(module.expvar.exclude.iter().map(String::as_str))
-        .ok()?;
-    for rate in &module.expvar.rates {
-        config = config.rate(rate).ok()?;
-    }
-    Some(config)
-}
-
 impl Agent {
-    /// Opens the output (the file store at `default_dir` when none is
-    /// configured; for Elasticsearch, the index template is checked first).
-    pub async fn new(config: Config, default_dir: &Path) -> Result<Agent, OutputError> {
+    /// Turns the modules into target settings (every value checked, see
+    /// [`collect`]), then opens the output (the file store at `default_dir`
+    /// when none is configured; for Elasticsearch, the index template is
+    /// checked first).
+    pub async fn new(config: Config, default_dir: &Path) -> Result<Agent, AgentError> {
+        let targets = collect::target_settings(&config)?;
         let output = Output::open(&config, default_dir).await?;
         let origin = Origin::for_data_dir(default_dir, config.name.as_deref());
         let (tap, _) = broadcast::channel(256);
         Ok(Agent {
-            config,
+            targets,
             output,
             registry: Arc::new(Registry::default()),
             origin,
@@ -199,50 +190,27 @@ impl Agent {
     /// output, then drains the queue within 10 s.
     pub async fn run(self, stop: watch::Receiver<bool>) -> RunSummary {
         let Agent {
-            config,
+            targets,
             mut output,
             registry,
             origin,
             tap,
         } = self;
         let (tx, mut rx) = mpsc::channel::<Value>(QUEUE);
-        let client = ExpvarClient::new(ClientConfig::default());
+        // One pool for all targets: the limit of fetches in flight is shared.
+        let mut clients = ClientPool::new(ClientConfig::default());
         let mut tasks = Vec::new();
-        for module in config.modules.iter().filter(|m| m.enabled) {
-            for host in &module.hosts {
-                // Checked when the configuration was read.
-                let Ok(base) = module.target(host) else {
-                    continue;
-                };
-                let path = |p: &Option<String>| p.as_deref().map(|p| base.with_path(p)).transpose();
-                let (Ok(heap_target), Ok(expvar_target)) =
-                    (path(&module.heap.path), path(&module.expvar.path))
-                else {
-                    continue;
-                };
-                let task = TargetTask {
-                    heap_target: heap_target.unwrap_or_else(|| base.clone()),
-                    expvar_target: expvar_target.unwrap_or_else(|| base.clone()),
-                    sets: module.metric_sets(),
-                    period: module.period,
-                    heap: HeapState::new(),
-                    flattener: flatten_config(module).map(Flattener::new),
-                };
-                let client = ExpvarClient::new(ClientConfig {
-                    request_timeout: module.request_timeout(),
-                    tls: module.tls().unwrap_or_default(),
-                    ..client.config().clone()
-                });
-                tasks.push(tokio::spawn(run_target(
-                    task,
-                    client,
-                    tx.clone(),
-                    stop.clone(),
-                    registry.clone(),
-                    origin.clone(),
-                    tap.clone(),
-                )));
-            }
+        for target in targets {
+            let client = clients.client_for(&target);
+            tasks.push(tokio::spawn(run_target(
+                TargetTask::new(target),
+                client,
+                tx.clone(),
+                stop.clone(),
+                registry.clone(),
+                origin.clone(),
+                tap.clone(),
+            )));
         }
         drop(tx);
 
@@ -296,7 +264,7 @@ async fn run_target(
         if *stop.borrow() {
             return;
         }
-        let events = fetch_once(&mut task, &client).await;
+        let events = task.fetch_once(&client).await;
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
         for event in events {
             let failed = event.error.is_some();
@@ -349,116 +317,6 @@ impl TargetHealth {
             (state, _) => state,
         }
     }
-}
-
-async fn fetch(
-    client: &ExpvarClient,
-    target: &Target,
-) -> (SystemTime, Instant, Result<Snapshot, String>) {
-    let wall = SystemTime::now();
-    let started = Instant::now();
-    let result = client.fetch(target).await.map_err(|e| e.to_string());
-    (wall, started, result)
-}
-
-/// One tick of one target: one fetch when both metric sets read the same URL.
-async fn fetch_once(task: &mut TargetTask, client: &ExpvarClient) -> Vec<Event> {
-    let wants_heap = task.sets.contains(&MetricSet::Heap);
-    let wants_expvar = task.sets.contains(&MetricSet::Expvar) && task.flattener.is_some();
-    let heap_fetch = if wants_heap {
-        Some(fetch(client, &task.heap_target).await)
-    } else {
-        None
-    };
-    let expvar_fetch = if wants_expvar && (!wants_heap || task.expvar_target != task.heap_target) {
-        Some(fetch(client, &task.expvar_target).await)
-    } else {
-        None
-    };
-    let mut events = Vec::new();
-    let event =
-        |metricset, dataset: String, target: &Target, wall, started: Instant, golang, error| {
-            Event {
-                metricset,
-                dataset,
-                golang,
-                error,
-                address: target.to_string(),
-                timestamp: wall,
-                duration: started.elapsed(),
-                period: task.period,
-            }
-        };
-    if let Some((wall, started, result)) = &heap_fetch {
-        let (golang, error) = match result {
-            Ok(snapshot) => match snapshot
-                .memstats()
-                .map(|m| MemStats::from_json(&Value::Object(m.clone())))
-            {
-                Some(Ok(m)) => {
-                    let cmdline = snapshot.cmdline().unwrap_or_default();
-                    let heap = task.heap.observe(&m, &cmdline, *started);
-                    (
-                        serde_json::to_value(heap)
-                            .ok()
-                            .map(|h| serde_json::json!({ "heap": h })),
-                        None,
-                    )
-                }
-                Some(Err(e)) => (None, Some(format!("{}: {e}", task.heap_target))),
-                None => (
-                    None,
-                    Some(format!(
-                        "{}: no memstats variable (does the program import expvar?)",
-                        task.heap_target
-                    )),
-                ),
-            },
-            Err(e) => (None, Some(e.clone())),
-        };
-        let duration_start = *started;
-        events.push(event(
-            "heap",
-            "golang.heap".to_owned(),
-            &task.heap_target,
-            *wall,
-            duration_start,
-            golang,
-            error,
-        ));
-    }
-    if wants_expvar {
-        let (wall, started, result) = match (&expvar_fetch, &heap_fetch) {
-            (Some(own), _) => own,
-            (None, Some(shared)) => shared,
-            (None, None) => return events,
-        };
-        let Some(flattener) = task.flattener.as_mut() else {
-            return events;
-        };
-        let dataset = format!("golang.{}", flattener.config().namespace());
-        let (golang, error) = match result {
-            Ok(snapshot) => (
-                Some(
-                    flattener
-                        .flatten(snapshot.vars(), *started)
-                        .into_golang_value(),
-                ),
-                None,
-            ),
-            Err(e) => (None, Some(e.clone())),
-        };
-        events.push(event(
-            "expvar",
-            dataset,
-            &task.expvar_target,
-            *wall,
-            *started,
-            golang,
-            error,
-        ));
-    }
-    events
 }
 
 /// Where the file store lives when nothing says otherwise: `$GOMON_DATA_DIR`,

@@ -213,21 +213,8 @@ impl ExpvarClient {
     /// runtime. With [`TlsVerification::DangerAcceptInvalidCertificates`] it
     /// logs a warning.
     pub fn new(config: ClientConfig) -> ExpvarClient {
-        let mut tcp = HttpConnector::new();
-        tcp.set_connect_timeout(Some(config.connect_timeout));
-        tcp.set_nodelay(true);
-        // The TLS layer on top decides between http and https.
-        tcp.enforce_http(false);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(client_config(&config.tls))
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(config.pool_idle_timeout)
-            .build(connector);
         ExpvarClient {
-            http,
+            http: http_client(&config),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             config,
         }
@@ -238,13 +225,42 @@ impl ExpvarClient {
         &self.config
     }
 
-    /// Fetches and decodes one snapshot of `target`. Cancel-safe: dropping
-    /// the future drops the request and frees its slot.
+    /// A client that trusts `tls` instead, with its own connection pool,
+    /// sharing this client's limit of fetches in flight (and its other
+    /// settings): targets that need different certificate checks still
+    /// count against one limit. (One pool cannot serve both: it reuses a
+    /// connection by host and port alone, so a connection checked under
+    /// looser trust could serve a target that asked for stricter.)
+    pub fn with_tls(&self, tls: TlsVerification) -> ExpvarClient {
+        let config = ClientConfig {
+            tls,
+            ..self.config.clone()
+        };
+        ExpvarClient {
+            http: http_client(&config),
+            in_flight: self.in_flight.clone(),
+            config,
+        }
+    }
+
+    /// Fetches and decodes one snapshot of `target` within
+    /// [`ClientConfig::request_timeout`]. Cancel-safe: dropping the future
+    /// drops the request and frees its slot.
     pub async fn fetch(&self, target: &Target) -> Result<Snapshot, FetchError> {
+        self.fetch_within(target, self.config.request_timeout).await
+    }
+
+    /// [`fetch`](ExpvarClient::fetch) with this fetch's own whole-request
+    /// timeout, so that targets with different timeouts share one pool.
+    pub async fn fetch_within(
+        &self,
+        target: &Target,
+        request_timeout: Duration,
+    ) -> Result<Snapshot, FetchError> {
         // The semaphore is never closed, so this always yields a slot.
         let _slot = self.in_flight.acquire().await.ok();
         let started = Instant::now();
-        let limit = self.config.request_timeout;
+        let limit = request_timeout;
         let outcome = tokio::time::timeout(limit, self.fetch_body(target))
             .await
             .unwrap_or_else(|_| {
@@ -395,6 +411,23 @@ impl ExpvarClient {
             reason: error_chain(error),
         }
     }
+}
+
+/// One keep-alive pool with `config`'s connect timeout and TLS trust.
+fn http_client(config: &ClientConfig) -> HttpClient {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(config.connect_timeout));
+    tcp.set_nodelay(true);
+    // The TLS layer on top decides between http and https.
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(client_config(&config.tls))
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp);
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(config.pool_idle_timeout)
+        .build(connector)
 }
 
 fn tls_hint(error: &rustls::Error) -> &'static str {

@@ -283,6 +283,74 @@ async fn fetches_in_flight_never_exceed_the_configured_maximum() {
 }
 
 #[tokio::test]
+async fn clients_made_with_other_tls_share_the_limit_of_fetches_in_flight() {
+    // One slot in all: a client with another trust (its own pool) must wait
+    // for the first client's fetch, so no two requests overlap.
+    let answer_time = Duration::from_millis(300);
+    let arrivals = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = {
+        let arrivals = arrivals.clone();
+        TestServer::start(move |_| {
+            arrivals.lock().unwrap().push(Instant::now());
+            Reply::Stream {
+                head: b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec(),
+                chunk: b"{\"a\": 1}".to_vec(),
+                count: 1,
+                pause: answer_time,
+            }
+        })
+        .await
+    };
+    let first = client_with(ClientConfig {
+        max_in_flight: 1,
+        ..ClientConfig::default()
+    });
+    let second = first.with_tls(gomon_expvar::TlsVerification::DangerAcceptInvalidCertificates);
+    assert_eq!(second.config().max_in_flight, 1);
+    let target = target(&server);
+    let mut fetches = tokio::task::JoinSet::new();
+    for client in [first.clone(), second.clone(), first, second] {
+        let target = target.clone();
+        fetches.spawn(async move { client.fetch(&target).await });
+    }
+    while let Some(result) = fetches.join_next().await {
+        result.unwrap().unwrap();
+    }
+    let mut arrivals = arrivals.lock().unwrap().clone();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 4);
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= answer_time, "two requests within {gap:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_fetch_with_its_own_timeout_gives_up_at_that_timeout() {
+    let server = TestServer::start(|_| Reply::Hang(Duration::from_secs(30))).await;
+    let client = client_with(ClientConfig::default());
+    let own = Duration::from_millis(300);
+    let started = Instant::now();
+    let error = client
+        .fetch_within(&target(&server), own)
+        .await
+        .expect_err("the server never answers");
+    let took = started.elapsed();
+    assert!(
+        matches!(
+            error,
+            FetchError::Timeout {
+                phase: TimeoutPhase::Request,
+                after,
+                ..
+            } if after == own
+        ),
+        "{error:?}"
+    );
+    assert!(took >= own && took < Duration::from_secs(5), "{took:?}");
+}
+
+#[tokio::test]
 async fn one_client_reuses_its_keep_alive_connection() {
     let server = TestServer::start(|_| Reply::KeepAlive(json_response(SMALL_EXPVAR))).await;
     let client = client_with(ClientConfig::default());

@@ -51,20 +51,12 @@ impl Config {
                 }
             }
             m.tls().map_err(|e| invalid(key("ssl"), e))?;
-            if m.metric_sets().contains(&MetricSet::Expvar) {
-                let ns = m.expvar.namespace.as_deref().unwrap_or_default();
-                gomon_flatten::FlattenConfig::new(ns)
-                    .map_err(|e| invalid(key("expvar.namespace"), e.to_string()))?;
-            }
-            if let Some(mode) = &m.expvar.mode
-                && mode != "flatten"
-                && mode != "metricbeat"
-            {
-                return Err(invalid(
-                    key("expvar.mode"),
-                    format!("{mode:?} is not a mode: use flatten or metricbeat"),
-                ));
-            }
+            // Namespace, mode and every glob, as the agent builds its flatteners.
+            crate::collect::expvar_settings(m, label)
+                .map_err(|e| invalid(e.key().to_owned(), e.reason()))?;
+            // Also where the expvar metric set is not run.
+            crate::collect::expvar_mode(m.expvar.mode.as_deref())
+                .map_err(|reason| invalid(key("expvar.mode"), reason))?;
         }
         let outputs = [
             self.output.elasticsearch.is_some(),
