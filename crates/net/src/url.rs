@@ -188,13 +188,19 @@ mod tests {
         assert_eq!(bare, "h:1");
         assert_eq!(credentials.unwrap().password, None);
 
-        assert_eq!(split_url_credentials("http://h:1/a@b"), ("http://h:1/a@b".to_owned(), None));
+        assert_eq!(
+            split_url_credentials("http://h:1/a@b"),
+            ("http://h:1/a@b".to_owned(), None)
+        );
     }
 
     #[test]
     fn debug_of_url_credentials_hides_the_password() {
         let shown = format!("{:?}", UrlCredentials::from_userinfo("alice:hunter2"));
-        assert!(shown.contains("alice") && shown.contains(REDACTED), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains(REDACTED),
+            "{shown}"
+        );
         assert!(!shown.contains("hunter2"), "{shown}");
     }
 
