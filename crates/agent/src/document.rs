@@ -106,7 +106,7 @@ fn is_uuid(text: &str) -> bool {
 /// starting at once on one folder agree on whichever id landed first.
 fn load_or_create_agent_id(data_dir: &Path) -> std::io::Result<String> {
     use std::io::{ErrorKind, Write};
-    crate::owner_only::create_dir_all(data_dir)?;
+    gomon_net::files::create_dir_all(data_dir)?;
     let path = data_dir.join(AGENT_ID_FILE);
     for _ in 0..3 {
         match std::fs::read_to_string(&path) {
@@ -120,7 +120,7 @@ fn load_or_create_agent_id(data_dir: &Path) -> std::io::Result<String> {
             Err(e) => return Err(e),
         }
         let id = random_uuid();
-        match crate::owner_only::open_options()
+        match gomon_net::files::open_options()
             .write(true)
             .create_new(true)
             .open(&path)

@@ -37,7 +37,6 @@ pub mod control;
 pub mod document;
 pub mod history;
 pub mod output;
-mod owner_only;
 pub mod pipeline;
 pub mod schedule;
 pub mod selfmon;

@@ -194,7 +194,7 @@ pub fn sink_config(
         .and_then(Path::parent)
         .filter(|f| !f.as_os_str().is_empty())
     {
-        crate::owner_only::create_dir_all(folder).map_err(|e| {
+        gomon_net::files::create_dir_all(folder).map_err(|e| {
             OutputError::Elasticsearch(format!(
                 "cannot create {} for dead letters: {e}",
                 folder.display()

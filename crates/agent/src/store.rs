@@ -39,9 +39,9 @@ impl FileStore {
         rotate_bytes: u64,
         files: usize,
     ) -> std::io::Result<FileStore> {
-        crate::owner_only::create_dir_all(dir)?;
+        gomon_net::files::create_dir_all(dir)?;
         let path = current_path(dir, filename);
-        let file = crate::owner_only::open_options()
+        let file = gomon_net::files::open_options()
             .create(true)
             .append(true)
             .open(&path)?;
@@ -101,7 +101,7 @@ impl FileStore {
                 rotated_path(&self.dir, &self.filename, 1),
             )?;
         }
-        let file = crate::owner_only::open_options()
+        let file = gomon_net::files::open_options()
             .create(true)
             .append(true)
             .open(current_path(&self.dir, &self.filename))?;

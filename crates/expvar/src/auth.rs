@@ -150,32 +150,6 @@ pub(crate) fn base64_encode(input: &[u8]) -> String {
     out
 }
 
-/// Decodes `%XX` escapes of a URL's user-info; anything malformed is kept
-/// literally, as browsers do.
-pub(crate) fn percent_decode(input: &str) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,13 +168,6 @@ mod tests {
         for (plain, encoded) in vectors {
             assert_eq!(base64_encode(plain.as_bytes()), encoded, "{plain:?}");
         }
-    }
-
-    #[test]
-    fn percent_escapes_are_decoded_and_broken_ones_kept() {
-        assert_eq!(percent_decode("p%40ss%3Aword"), "p@ss:word");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 
     #[test]

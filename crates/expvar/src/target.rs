@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use hyper::Uri;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::{Authorization, CredentialError, Redacted, percent_decode};
+use crate::auth::{Authorization, CredentialError, Redacted};
+use gomon_net::url::{UrlCredentials, redact_userinfo};
 
 /// The path Go's `expvar` package registers its handler on.
 pub const DEFAULT_PATH: &str = "/debug/vars";
@@ -115,8 +116,9 @@ impl Target {
         match userinfo {
             None => Ok(target),
             Some(userinfo) => {
-                let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
-                target.with_basic_auth(&percent_decode(user), &percent_decode(password))
+                let credentials = UrlCredentials::from_userinfo(userinfo);
+                let password = credentials.password.unwrap_or_default();
+                target.with_basic_auth(&credentials.username, &password)
             }
         }
     }
@@ -255,24 +257,6 @@ fn build_uri(scheme: &str, authority: &str, path: &str) -> Result<Uri, hyper::ht
         .build()
 }
 
-/// `user:secret@host` → `<redacted>@host`, for error messages about a
-/// target string that may carry a password.
-fn redact_userinfo(raw: &str) -> String {
-    let (scheme, rest) = match raw.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, raw),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let redacted_rest = match rest[..authority_end].rfind('@') {
-        Some(at) => format!("<redacted>{}", &rest[at..]),
-        None => rest.to_owned(),
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{redacted_rest}"),
-        None => redacted_rest,
-    }
-}
-
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.uri)
@@ -395,15 +379,5 @@ mod tests {
                 .with_header("bad name", "v")
                 .is_err()
         );
-    }
-
-    #[test]
-    fn redaction_only_touches_the_user_info() {
-        assert_eq!(
-            redact_userinfo("http://a:b@h:1/x@y"),
-            "http://<redacted>@h:1/x@y"
-        );
-        assert_eq!(redact_userinfo("h:1/p"), "h:1/p");
-        assert_eq!(redact_userinfo("a@h"), "<redacted>@h");
     }
 }

@@ -74,7 +74,7 @@ impl DeadLetterStore {
     /// Opens (creating if needed) the file for appending.
     pub fn open(path: impl Into<PathBuf>) -> Result<DeadLetterStore, SinkError> {
         let path = path.into();
-        let file = crate::owner_only::open_options()
+        let file = gomon_net::files::open_options()
             .create(true)
             .append(true)
             .open(&path)

@@ -201,7 +201,7 @@ impl DiskBuffer {
 
     fn start_segment(&self, state: &mut State, id: u64) -> Result<(), SinkError> {
         let path = segment_path(&self.config.path, id);
-        let file = crate::owner_only::open_options()
+        let file = gomon_net::files::open_options()
             .create_new(true)
             .append(true)
             .open(&path)

@@ -55,7 +55,8 @@
 //! - Beside it: `batch.rs` (documents, bulk lines), `transport.rs` and
 //!   `health.rs` (the HTTP client, hosts and their health), `response.rs`
 //!   (the bulk answer), `dead_letter.rs`, `metrics.rs`, `config.rs`,
-//!   `auth.rs`, `tls.rs`, `owner_only.rs` (files only their owner may read),
+//!   `auth.rs`, `tls.rs` (trust for `https` hosts; CA loading and owner-only
+//!   files come from `gomon-net`),
 //!   `error.rs` ([`SinkError`]).
 //! - `disk_buffer.rs` with `disk_buffer/`: `record.rs` (the bytes of a record
 //!   and an ack entry), `replay.rs`, `append.rs`, `read.rs`, `ack.rs`.
@@ -81,7 +82,6 @@ mod feeder;
 mod health;
 mod metrics;
 mod outcome;
-mod owner_only;
 mod response;
 mod retry;
 mod sender;

@@ -1,13 +1,10 @@
 //! Which server certificates `https` hosts may present: rustls on the
-//! `ring` provider, verification always on.
+//! `ring` provider, configured by `gomon-net`, verification always on.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
-use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
+use gomon_net::ca::{CaCertificates, ServerTrust};
 
 use crate::error::SinkError;
 
@@ -18,66 +15,41 @@ use crate::error::SinkError;
 /// off.
 #[derive(Clone, Default)]
 pub struct TlsSettings {
-    custom: Option<(Arc<RootCertStore>, String)>,
-    /// The PEM the custom CAs came from (the control-plane client loads it).
-    custom_pem: Option<Arc<[u8]>>,
+    custom: Option<CaCertificates>,
 }
 
 impl TlsSettings {
     /// Trust only the CA certificates of this PEM file.
     pub fn custom_ca_file(path: impl AsRef<Path>) -> Result<TlsSettings, SinkError> {
-        let path = path.as_ref();
-        let pem = std::fs::read(path).map_err(|e| SinkError::Tls {
-            reason: format!("CA file {path:?} cannot be read: {e}"),
-        })?;
-        TlsSettings::parse(&pem, format!("{path:?}"))
+        TlsSettings::with_ca(CaCertificates::from_pem_file(path))
     }
 
     /// Trust only the CA certificates of this PEM text.
     pub fn custom_ca(pem: &[u8]) -> Result<TlsSettings, SinkError> {
-        TlsSettings::parse(pem, "PEM text".to_owned())
+        TlsSettings::with_ca(CaCertificates::from_pem(pem))
     }
 
-    fn parse(pem: &[u8], source: String) -> Result<TlsSettings, SinkError> {
-        let invalid = |reason: String| SinkError::Tls {
-            reason: format!("CA certificates from {source}: {reason}"),
-        };
-        let mut roots = RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| invalid(format!("malformed PEM: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| invalid(format!("not a usable CA certificate: {e}")))?;
-        }
-        if roots.is_empty() {
-            return Err(invalid("no CERTIFICATE block found".to_owned()));
-        }
-        Ok(TlsSettings {
-            custom: Some((Arc::new(roots), source)),
-            custom_pem: Some(Arc::from(pem)),
-        })
+    fn with_ca(
+        loaded: Result<CaCertificates, gomon_net::NetError>,
+    ) -> Result<TlsSettings, SinkError> {
+        let ca = loaded.map_err(|e| SinkError::Tls {
+            reason: e.to_string(),
+        })?;
+        Ok(TlsSettings { custom: Some(ca) })
     }
 
-    /// The custom CA PEM, if any.
+    /// The custom CA PEM, if any (the control-plane client loads it).
     pub(crate) fn custom_ca_pem(&self) -> Option<&[u8]> {
-        self.custom_pem.as_deref()
+        self.custom.as_ref().map(CaCertificates::pem)
     }
 
     /// The rustls client configuration.
-    pub(crate) fn client_config(&self) -> Result<rustls::ClientConfig, SinkError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| SinkError::Tls {
-                reason: format!("protocol versions: {e}"),
-            })?;
-        let roots = match &self.custom {
-            Some((roots, _)) => roots.clone(),
-            None => Arc::new(RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            }),
-        };
-        Ok(builder.with_root_certificates(roots).with_no_client_auth())
+    pub(crate) fn client_config(&self) -> rustls::ClientConfig {
+        match &self.custom {
+            Some(ca) => ServerTrust::CustomCa(ca.clone()),
+            None => ServerTrust::MozillaRoots,
+        }
+        .client_config()
     }
 }
 
@@ -85,10 +57,11 @@ impl fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.custom {
             None => f.write_str("TlsSettings(Mozilla roots)"),
-            Some((roots, source)) => write!(
+            Some(ca) => write!(
                 f,
-                "TlsSettings(custom CA from {source}, {} certificates)",
-                roots.len()
+                "TlsSettings(custom CA from {}, {} certificates)",
+                ca.source(),
+                ca.len()
             ),
         }
     }

@@ -34,7 +34,7 @@ pub(crate) fn http_client(config: &SinkConfig) -> Result<HttpClient, SinkError> 
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config.tls.client_config()?)
+        .with_tls_config(config.tls.client_config())
         .https_or_http()
         .enable_http1()
         .wrap_connector(tcp);

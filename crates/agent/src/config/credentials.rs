@@ -5,102 +5,10 @@
 
 use super::{ConfigError, ElasticsearchOutput, ModuleConfig, OutputsConfig};
 
-/// Credentials that were given in a URL's user-info
-/// (`http://user:password@host`), percent-escapes decoded. The
-/// configuration keeps them here, never in the URL, so nothing that prints
-/// a host can print them; `Debug` shows the user name only.
-#[derive(Clone, PartialEq, Eq)]
-pub struct UrlCredentials {
-    /// The user name (may be empty: `http://:password@host`).
-    pub username: String,
-    /// The password; `None` for `http://user@host`.
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for UrlCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UrlCredentials")
-            .field("username", &self.username)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
-}
-
-/// Splits `http://user:password@host:port/path` (or `user:password@host:port`)
-/// into the URL without its user-info and the credentials it carried.
-pub fn split_url_credentials(url: &str) -> (String, Option<UrlCredentials>) {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return (url.to_owned(), None);
-    };
-    let (userinfo, host) = (&rest[..at], &rest[at + 1..]);
-    let (username, password) = match userinfo.split_once(':') {
-        Some((user, password)) => (user, Some(percent_decode(password))),
-        None => (userinfo, None),
-    };
-    let credentials = UrlCredentials {
-        username: percent_decode(username),
-        password,
-    };
-    let bare = match scheme {
-        Some(scheme) => format!("{scheme}://{host}"),
-        None => host.to_owned(),
-    };
-    (bare, Some(credentials))
-}
-
-/// Decodes `%XX` escapes; a malformed escape is kept as written.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let byte = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match byte {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Replaces the user-info of every URL in `text` by `<redacted>`: for
-/// parser messages that may quote a value from the file.
-pub(super) fn redact_urls(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(pos) = rest.find("://") {
-        let (head, tail) = rest.split_at(pos + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '/' | '?' | '#' | ','))
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(at) => {
-                out.push_str("<redacted>");
-                out.push_str(&tail[at..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
+// The URL credentials themselves (splitting, decoding, redaction) are
+// `gomon-net`'s; these re-exports keep the agent's paths.
+pub(super) use gomon_net::url::redact_urls;
+pub use gomon_net::url::{UrlCredentials, split_url_credentials};
 
 /// Moves credentials out of the URLs of `modules[].hosts` (into each
 /// module's `url_credentials`) and of `output.elasticsearch.hosts` (into its
@@ -169,7 +77,7 @@ pub(super) fn move_url_credentials(
 
 /// Stands in for a secret in `Debug` output.
 fn redacted_option(secret: &Option<String>) -> Option<&'static str> {
-    secret.as_ref().map(|_| "<redacted>")
+    secret.as_ref().map(|_| gomon_net::url::REDACTED)
 }
 
 impl std::fmt::Debug for ModuleConfig {

@@ -42,7 +42,7 @@ impl DiskBuffer {
             // A segment about to be deleted needs no acks file.
             if segment.acks.is_none() {
                 let path = acks_path(&self.config.path, ticket.segment);
-                match crate::owner_only::open_options()
+                match gomon_net::files::open_options()
                     .create(true)
                     .append(true)
                     .open(&path)

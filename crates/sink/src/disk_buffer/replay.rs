@@ -25,7 +25,7 @@ impl DiskBuffer {
     ) -> Result<DiskBuffer, SinkError> {
         config.validate()?;
         let dir = config.path.clone();
-        crate::owner_only::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
+        gomon_net::files::create_dir_all(&dir).map_err(|e| io_error(&dir, e))?;
         let mut ids = Vec::new();
         for entry in std::fs::read_dir(&dir).map_err(|e| io_error(&dir, e))? {
             let entry = entry.map_err(|e| io_error(&dir, e))?;
