@@ -9,6 +9,7 @@ use gomon_agent::Agent;
 use gomon_agent::config::{
     Config, ExpvarSection, FileOutput, HttpConfig, ModuleConfig, OutputsConfig,
 };
+use gomon_analyze::fields::{self, heap};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -108,31 +109,33 @@ fn mb(bytes: u64) -> String {
 }
 
 fn record(seen: &mut BTreeMap<String, Seen>, names: &BTreeMap<String, String>, doc: &Value) {
-    let address = doc["service"]["address"].as_str().unwrap_or_default();
+    let address = fields::get(doc, fields::SERVICE_ADDRESS)
+        .as_str()
+        .unwrap_or_default();
     let Some(name) = names.get(address) else {
         return;
     };
     let s = seen.entry(name.clone()).or_default();
     s.documents += 1;
-    if let Some(message) = doc["error"]["message"].as_str() {
+    if let Some(message) = fields::get(doc, fields::ERROR_MESSAGE).as_str() {
         s.errors += 1;
         s.last_error = Some(message.to_owned());
         return;
     }
-    let heap = &doc["golang"]["heap"];
-    if heap.is_null() {
+    if fields::get(doc, heap::OBJECT).is_null() {
         return;
     }
-    let allocated = heap["allocations"]["allocated"].as_u64().unwrap_or(0);
-    let next_gc = heap["gc"]["next_gc_limit"].as_u64().unwrap_or(0);
-    let count = heap["gc"]["total_count"].as_u64().unwrap_or(0);
+    let number = |path: &str| fields::get(doc, path).as_u64();
+    let allocated = number(heap::ALLOCATIONS_ALLOCATED).unwrap_or(0);
+    let next_gc = number(heap::GC_NEXT_GC_LIMIT).unwrap_or(0);
+    let count = number(heap::GC_TOTAL_COUNT).unwrap_or(0);
     s.first_allocated.get_or_insert(allocated);
     s.first_next_gc.get_or_insert(next_gc);
     s.first_total_count.get_or_insert(count);
     s.last_allocated = allocated;
     s.last_next_gc = next_gc;
     s.last_total_count = count;
-    if let Some(p99) = heap["gc"]["pause"]["p99"]["ns"].as_u64() {
+    if let Some(p99) = number(heap::GC_PAUSE_P99_NS) {
         s.max_p99_ns = s.max_p99_ns.max(p99);
     }
 }

@@ -7,6 +7,9 @@ mod stored;
 
 use std::time::SystemTime;
 
+use gomon_analyze::fields::{
+    self, EVENT_DATASET, GOLANG, METRICSET_NAME, METRICSET_PERIOD, SERVICE_ADDRESS, TIMESTAMP, heap,
+};
 use gomon_sink::Cluster;
 use serde_json::{Value, json};
 
@@ -55,14 +58,14 @@ impl TargetFilter {
     /// The same test as [`TargetFilter::matches`], as an Elasticsearch query
     /// on the `service.address` keyword.
     fn query(&self) -> Value {
-        let legacy = json!({"term": {"service.address": self.host_port}});
+        let legacy = json!({"term": {SERVICE_ADDRESS: self.host_port}});
         if let Some(url) = &self.url {
-            return json!({"bool": {"should": [{"term": {"service.address": url}}, legacy]}});
+            return json!({"bool": {"should": [{"term": {SERVICE_ADDRESS: url}}, legacy]}});
         }
         let mut should = vec![
             legacy,
-            json!({"prefix": {"service.address": format!("http://{}/", self.host_port)}}),
-            json!({"prefix": {"service.address": format!("https://{}/", self.host_port)}}),
+            json!({"prefix": {SERVICE_ADDRESS: format!("http://{}/", self.host_port)}}),
+            json!({"prefix": {SERVICE_ADDRESS: format!("https://{}/", self.host_port)}}),
         ];
         // A URL without a port has the scheme's.
         if let Some((host, port)) = self.host_port.rsplit_once(':') {
@@ -72,7 +75,7 @@ impl TargetFilter {
                 _ => None,
             };
             if let Some(scheme) = scheme {
-                should.push(json!({"prefix": {"service.address": format!("{scheme}://{host}/")}}));
+                should.push(json!({"prefix": {SERVICE_ADDRESS: format!("{scheme}://{host}/")}}));
             }
         }
         json!({"bool": {"should": should}})
@@ -88,7 +91,7 @@ pub fn adopt_host_port_addresses(docs: &mut [Value]) {
     let mut urls: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
         Default::default();
     for doc in docs.iter() {
-        if let Some(address) = doc["service"]["address"].as_str()
+        if let Some(address) = fields::get(doc, SERVICE_ADDRESS).as_str()
             && address.contains("://")
             && let Ok(target) = gomon_expvar::Target::parse(address)
         {
@@ -98,7 +101,7 @@ pub fn adopt_host_port_addresses(docs: &mut [Value]) {
         }
     }
     for doc in docs.iter_mut() {
-        let Some(address) = doc["service"]["address"].as_str() else {
+        let Some(address) = fields::get(doc, SERVICE_ADDRESS).as_str() else {
             continue;
         };
         if address.contains("://") {
@@ -111,7 +114,7 @@ pub fn adopt_host_port_addresses(docs: &mut [Value]) {
             && found.len() == 1
             && let Some(url) = found.iter().next()
         {
-            doc["service"]["address"] = json!(url);
+            fields::set(doc, SERVICE_ADDRESS, json!(url));
         }
     }
 }
@@ -156,13 +159,13 @@ async fn search(cluster: &Cluster, pattern: &str, body: Value) -> Result<Value, 
 }
 
 fn base_filter(query: &HistoryQuery, metricset: &str) -> Vec<Value> {
-    let mut filter = vec![json!({"term": {"metricset.name": metricset}})];
+    let mut filter = vec![json!({"term": {METRICSET_NAME: metricset}})];
     if !query.targets.is_empty() {
         let should: Vec<Value> = query.targets.iter().map(TargetFilter::query).collect();
         filter.push(json!({"bool": {"should": should}}));
     }
     if let Some(since) = query.since {
-        filter.push(json!({"range": {"@timestamp": {"gte": humantime::format_rfc3339_millis(since).to_string()}}}));
+        filter.push(json!({"range": {TIMESTAMP: {"gte": humantime::format_rfc3339_millis(since).to_string()}}}));
     }
     filter
 }
@@ -173,22 +176,22 @@ fn base_filter(query: &HistoryQuery, metricset: &str) -> Vec<Value> {
 /// restart was seen, and the command line.
 fn heap_buckets_body(query: &HistoryQuery, target: &str, interval_ms: u64) -> Value {
     let mut filter = base_filter(query, "heap");
-    filter.push(json!({"term": {"service.address": target}}));
+    filter.push(json!({"term": {SERVICE_ADDRESS: target}}));
     json!({
         "size": 0,
-        "query": {"bool": {"filter": filter, "must_not": [{"exists": {"field": "error.message"}}]}},
+        "query": {"bool": {"filter": filter, "must_not": [{"exists": {"field": fields::ERROR_MESSAGE}}]}},
         "aggs": {"t": {
-            "date_histogram": {"field": "@timestamp", "fixed_interval": format!("{interval_ms}ms"), "min_doc_count": 1},
+            "date_histogram": {"field": TIMESTAMP, "fixed_interval": format!("{interval_ms}ms"), "min_doc_count": 1},
             "aggs": {
-                "allocated": {"min": {"field": "golang.heap.allocations.allocated"}},
-                "next_gc": {"max": {"field": "golang.heap.gc.next_gc_limit"}},
-                "gc_count": {"max": {"field": "golang.heap.gc.total_count"}},
-                "cpu": {"max": {"field": "golang.heap.gc.cpu_fraction"}},
-                "p99": {"max": {"field": "golang.heap.gc.pause.p99.ns"}},
-                "alloc_rate": {"avg": {"field": "golang.heap.rate.allocated_bytes_per_sec"}},
-                "gc_rate": {"avg": {"field": "golang.heap.rate.gc_cycles_per_sec"}},
-                "restarted": {"filter": {"term": {"golang.heap.restarted": true}}},
-                "cmdline": {"terms": {"field": "golang.heap.cmdline", "size": 1}},
+                "allocated": {"min": {"field": heap::ALLOCATIONS_ALLOCATED}},
+                "next_gc": {"max": {"field": heap::GC_NEXT_GC_LIMIT}},
+                "gc_count": {"max": {"field": heap::GC_TOTAL_COUNT}},
+                "cpu": {"max": {"field": heap::GC_CPU_FRACTION}},
+                "p99": {"max": {"field": heap::GC_PAUSE_P99_NS}},
+                "alloc_rate": {"avg": {"field": heap::RATE_ALLOCATED_BYTES_PER_SEC}},
+                "gc_rate": {"avg": {"field": heap::RATE_GC_CYCLES_PER_SEC}},
+                "restarted": {"filter": {"term": {heap::RESTARTED: true}}},
+                "cmdline": {"terms": {"field": heap::CMDLINE, "size": 1}},
             }
         }}
     })
@@ -198,35 +201,45 @@ fn heap_buckets_body(query: &HistoryQuery, target: &str, interval_ms: u64) -> Va
 /// analysis reads aggregated and raw history alike.
 fn bucket_document(target: &str, bucket: &Value) -> Option<Value> {
     let number = |name: &str| bucket[name]["value"].as_f64();
-    let mut heap = json!({
-        "cmdline": bucket["cmdline"]["buckets"][0]["key"].as_str().unwrap_or_default(),
-        "restarted": bucket["restarted"]["doc_count"].as_u64().unwrap_or(0) > 0,
-        "allocations": {"allocated": number("allocated")? as u64},
-        "gc": {
-            "next_gc_limit": number("next_gc").unwrap_or(0.0) as u64,
-            "total_count": number("gc_count").unwrap_or(0.0) as u64,
-            "cpu_fraction": number("cpu").unwrap_or(0.0),
-        },
-    });
+    let allocated = number("allocated")? as u64;
+    let timestamp = bucket["key_as_string"].as_str()?;
+    let mut doc = json!({});
+    let mut put = |path: &str, value: Value| fields::set(&mut doc, path, value);
+    put(TIMESTAMP, json!(timestamp));
+    put(METRICSET_NAME, json!("heap"));
+    put(SERVICE_ADDRESS, json!(target));
+    put(
+        heap::CMDLINE,
+        json!(
+            bucket["cmdline"]["buckets"][0]["key"]
+                .as_str()
+                .unwrap_or_default()
+        ),
+    );
+    put(
+        heap::RESTARTED,
+        json!(bucket["restarted"]["doc_count"].as_u64().unwrap_or(0) > 0),
+    );
+    put(heap::ALLOCATIONS_ALLOCATED, json!(allocated));
+    put(
+        heap::GC_NEXT_GC_LIMIT,
+        json!(number("next_gc").unwrap_or(0.0) as u64),
+    );
+    put(
+        heap::GC_TOTAL_COUNT,
+        json!(number("gc_count").unwrap_or(0.0) as u64),
+    );
+    put(heap::GC_CPU_FRACTION, json!(number("cpu").unwrap_or(0.0)));
     if let Some(p99) = number("p99") {
-        heap["gc"]["pause"] = json!({"p99": {"ns": p99 as u64}});
+        put(heap::GC_PAUSE_P99_NS, json!(p99 as u64));
     }
-    let mut rate = serde_json::Map::new();
     if let Some(r) = number("alloc_rate") {
-        rate.insert("allocated_bytes_per_sec".to_owned(), json!(r));
+        put(heap::RATE_ALLOCATED_BYTES_PER_SEC, json!(r));
     }
     if let Some(r) = number("gc_rate") {
-        rate.insert("gc_cycles_per_sec".to_owned(), json!(r));
+        put(heap::RATE_GC_CYCLES_PER_SEC, json!(r));
     }
-    if !rate.is_empty() {
-        heap["rate"] = Value::Object(rate);
-    }
-    Some(json!({
-        "@timestamp": bucket["key_as_string"].as_str()?,
-        "metricset": {"name": "heap"},
-        "service": {"address": target},
-        "golang": {"heap": heap},
-    }))
+    Some(doc)
 }
 
 /// Reads the heap history of every matching target from `<index>*` with
@@ -251,11 +264,11 @@ pub async fn read_heap_history(
             "size": 0,
             "query": {"bool": {"filter": base_filter(query, "heap")}},
             "aggs": {"targets": {
-                "terms": {"field": "service.address", "size": 10_000},
+                "terms": {"field": SERVICE_ADDRESS, "size": 10_000},
                 "aggs": {
-                    "first": {"min": {"field": "@timestamp"}},
-                    "last": {"max": {"field": "@timestamp"}},
-                    "period": {"min": {"field": "metricset.period"}},
+                    "first": {"min": {"field": TIMESTAMP}},
+                    "last": {"max": {"field": TIMESTAMP}},
+                    "period": {"min": {"field": METRICSET_PERIOD}},
                 }
             }}
         }),
@@ -309,12 +322,12 @@ async fn labels(
     variable: &str,
 ) -> Result<Vec<Value>, String> {
     let mut filter = base_filter(query, "expvar");
-    filter.push(json!({"term": {"service.address": target}}));
+    filter.push(json!({"term": {SERVICE_ADDRESS: target}}));
     let datasets = search(
         cluster,
         pattern,
         json!({"size": 0, "query": {"bool": {"filter": filter.clone()}},
-               "aggs": {"ns": {"terms": {"field": "event.dataset", "size": 10}}}}),
+               "aggs": {"ns": {"terms": {"field": EVENT_DATASET, "size": 10}}}}),
     )
     .await?;
     let mut out = Vec::new();
@@ -323,16 +336,16 @@ async fn labels(
         .cloned()
         .unwrap_or_default()
     {
-        let Some(namespace) = ns["key"].as_str().and_then(|d| d.strip_prefix("golang.")) else {
+        let Some(namespace) = ns["key"].as_str().and_then(|d| fields::below(GOLANG, d)) else {
             continue;
         };
-        let field = format!("golang.{namespace}.{variable}");
+        let field = format!("{GOLANG}.{namespace}.{variable}");
         let values = search(
             cluster,
             pattern,
             json!({"size": 0, "query": {"bool": {"filter": filter.clone()}},
                    "aggs": {"v": {"terms": {"field": field, "size": 100},
-                                  "aggs": {"first": {"min": {"field": "@timestamp"}}, "last": {"max": {"field": "@timestamp"}}}}}}),
+                                  "aggs": {"first": {"min": {"field": TIMESTAMP}}, "last": {"max": {"field": TIMESTAMP}}}}}}),
         )
         .await?;
         for value in values["aggregations"]["v"]["buckets"]
@@ -350,12 +363,12 @@ async fn labels(
                 if let Some(t) = value[edge]["value_as_string"].as_str() {
                     let mut vars = serde_json::Map::new();
                     vars.insert(variable.to_owned(), json!(label));
-                    out.push(json!({
-                        "@timestamp": t,
-                        "metricset": {"name": "expvar"},
-                        "service": {"address": target},
-                        "golang": {namespace: vars},
-                    }));
+                    let mut doc = json!({});
+                    fields::set(&mut doc, TIMESTAMP, json!(t));
+                    fields::set(&mut doc, METRICSET_NAME, json!("expvar"));
+                    fields::set(&mut doc, SERVICE_ADDRESS, json!(target));
+                    doc[GOLANG] = json!({namespace: vars});
+                    out.push(doc);
                 }
             }
         }

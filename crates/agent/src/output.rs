@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use gomon_analyze::fields;
 use gomon_sink::{
     BulkSink, Cluster, Credentials, DiskBufferConfig, Document, SinkConfig, SinkMetricsSnapshot,
     TargetNaming, TlsSettings,
@@ -284,7 +285,7 @@ impl ElasticsearchSink {
         match self.naming {
             TargetNaming::DataStream => self.index.clone(),
             TargetNaming::DatedIndices => {
-                let day = doc["@timestamp"]
+                let day = fields::get(doc, fields::TIMESTAMP)
                     .as_str()
                     .and_then(|t| t.get(..10))
                     .unwrap_or("1970-01-01");
@@ -354,9 +355,15 @@ const MAX_ID_BYTES: usize = 512;
 pub fn document_id(doc: &Value) -> String {
     let id = format!(
         "{}/{}/{}",
-        doc["service"]["address"].as_str().unwrap_or_default(),
-        doc["metricset"]["name"].as_str().unwrap_or_default(),
-        doc["@timestamp"].as_str().unwrap_or_default()
+        fields::get(doc, fields::SERVICE_ADDRESS)
+            .as_str()
+            .unwrap_or_default(),
+        fields::get(doc, fields::METRICSET_NAME)
+            .as_str()
+            .unwrap_or_default(),
+        fields::get(doc, fields::TIMESTAMP)
+            .as_str()
+            .unwrap_or_default()
     );
     if id.len() <= MAX_ID_BYTES {
         id

@@ -4,6 +4,7 @@
 //! The sink installs any template; what the fields of a `golang` document
 //! are is this crate's knowledge, next to the code that writes them.
 
+use gomon_analyze::fields::{self, heap};
 use gomon_sink::{IndexTemplate, typed_properties};
 use serde_json::json;
 
@@ -16,13 +17,13 @@ pub const TEMPLATE_VERSION: u64 = 2;
 /// (the `golang.heap` metric set, gomon's interval fields, and the metadata
 /// every document carries), as `(dotted path, type)`.
 pub const GOLANG_FIELDS: &[(&str, &str)] = &[
-    ("@timestamp", "date"),
+    (fields::TIMESTAMP, "date"),
     ("event.module", "keyword"),
-    ("event.dataset", "keyword"),
+    (fields::EVENT_DATASET, "keyword"),
     ("event.duration", "long"),
-    ("metricset.name", "keyword"),
-    ("metricset.period", "long"),
-    ("service.address", "keyword"),
+    (fields::METRICSET_NAME, "keyword"),
+    (fields::METRICSET_PERIOD, "long"),
+    (fields::SERVICE_ADDRESS, "keyword"),
     ("service.type", "keyword"),
     ("host.name", "keyword"),
     ("agent.name", "keyword"),
@@ -32,39 +33,39 @@ pub const GOLANG_FIELDS: &[(&str, &str)] = &[
     ("agent.hostname", "keyword"),
     ("agent.ephemeral_id", "keyword"),
     ("ecs.version", "keyword"),
-    ("error.message", "text"),
-    ("golang.heap.cmdline", "keyword"),
-    ("golang.heap.allocations.mallocs", "long"),
-    ("golang.heap.allocations.frees", "long"),
-    ("golang.heap.allocations.objects", "long"),
-    ("golang.heap.allocations.total", "long"),
-    ("golang.heap.allocations.allocated", "long"),
-    ("golang.heap.allocations.idle", "long"),
-    ("golang.heap.allocations.active", "long"),
-    ("golang.heap.system.total", "long"),
-    ("golang.heap.system.obtained", "long"),
-    ("golang.heap.system.stack", "long"),
-    ("golang.heap.system.released", "long"),
-    ("golang.heap.gc.next_gc_limit", "long"),
-    ("golang.heap.gc.total_count", "long"),
-    ("golang.heap.gc.cpu_fraction", "float"),
-    ("golang.heap.gc.total_pause.ns", "long"),
-    ("golang.heap.gc.pause.count", "long"),
-    ("golang.heap.gc.pause.sum.ns", "long"),
-    ("golang.heap.gc.pause.avg.ns", "long"),
-    ("golang.heap.gc.pause.max.ns", "long"),
-    ("golang.heap.gc.pause.p50.ns", "long"),
-    ("golang.heap.gc.pause.p95.ns", "long"),
-    ("golang.heap.gc.pause.p99.ns", "long"),
-    ("golang.heap.gc.pause.missed", "long"),
-    ("golang.heap.gc.forced.total_count", "long"),
-    ("golang.heap.gc.forced.count", "long"),
-    ("golang.heap.restarted", "boolean"),
-    ("golang.heap.rate.allocated_bytes_per_sec", "double"),
-    ("golang.heap.rate.mallocs_per_sec", "double"),
-    ("golang.heap.rate.frees_per_sec", "double"),
-    ("golang.heap.rate.gc_cycles_per_sec", "double"),
-    ("golang.heap.rate.gc_pause_ns_per_sec", "double"),
+    (fields::ERROR_MESSAGE, "text"),
+    (heap::CMDLINE, "keyword"),
+    (heap::ALLOCATIONS_MALLOCS, "long"),
+    (heap::ALLOCATIONS_FREES, "long"),
+    (heap::ALLOCATIONS_OBJECTS, "long"),
+    (heap::ALLOCATIONS_TOTAL, "long"),
+    (heap::ALLOCATIONS_ALLOCATED, "long"),
+    (heap::ALLOCATIONS_IDLE, "long"),
+    (heap::ALLOCATIONS_ACTIVE, "long"),
+    (heap::SYSTEM_TOTAL, "long"),
+    (heap::SYSTEM_OBTAINED, "long"),
+    (heap::SYSTEM_STACK, "long"),
+    (heap::SYSTEM_RELEASED, "long"),
+    (heap::GC_NEXT_GC_LIMIT, "long"),
+    (heap::GC_TOTAL_COUNT, "long"),
+    (heap::GC_CPU_FRACTION, "float"),
+    (heap::GC_TOTAL_PAUSE_NS, "long"),
+    (heap::GC_PAUSE_COUNT, "long"),
+    (heap::GC_PAUSE_SUM_NS, "long"),
+    (heap::GC_PAUSE_AVG_NS, "long"),
+    (heap::GC_PAUSE_MAX_NS, "long"),
+    (heap::GC_PAUSE_P50_NS, "long"),
+    (heap::GC_PAUSE_P95_NS, "long"),
+    (heap::GC_PAUSE_P99_NS, "long"),
+    (heap::GC_PAUSE_MISSED, "long"),
+    (heap::GC_FORCED_TOTAL_COUNT, "long"),
+    (heap::GC_FORCED_COUNT, "long"),
+    (heap::RESTARTED, "boolean"),
+    (heap::RATE_ALLOCATED_BYTES_PER_SEC, "double"),
+    (heap::RATE_MALLOCS_PER_SEC, "double"),
+    (heap::RATE_FREES_PER_SEC, "double"),
+    (heap::RATE_GC_CYCLES_PER_SEC, "double"),
+    (heap::RATE_GC_PAUSE_NS_PER_SEC, "double"),
 ];
 
 /// The index template for Metricbeat-compatible `golang` documents, applied
@@ -83,8 +84,8 @@ pub fn golang_template(name: &str, index_patterns: &[&str], version: u64) -> Ind
     let properties = typed_properties(GOLANG_FIELDS);
     let number_as_double = |mapping_type: &str| {
         json!({
-            "path_match": "golang.*",
-            "path_unmatch": "golang.heap.*",
+            "path_match": format!("{}.*", fields::GOLANG),
+            "path_unmatch": format!("{}.*", heap::OBJECT),
             "match_mapping_type": mapping_type,
             "mapping": {"type": "double"},
         })
@@ -99,14 +100,14 @@ pub fn golang_template(name: &str, index_patterns: &[&str], version: u64) -> Ind
             "date_detection": false,
             "dynamic_templates": [
                 {"golang_dropped_counts": {
-                    "path_match": "golang.*._dropped.*",
+                    "path_match": format!("{}.*._dropped.*", fields::GOLANG),
                     "match_mapping_type": "long",
                     "mapping": {"type": "long"},
                 }},
                 {"golang_integers_as_double": number_as_double("long")},
                 {"golang_floats_as_double": number_as_double("double")},
                 {"golang_strings_as_keyword": {
-                    "path_match": "golang.*",
+                    "path_match": format!("{}.*", fields::GOLANG),
                     "match_mapping_type": "string",
                     "mapping": {"type": "keyword", "ignore_above": 1024},
                 }},
@@ -137,6 +138,40 @@ mod tests {
         assert_eq!(heap["restarted"]["type"], "boolean");
         assert_eq!(props["@timestamp"]["type"], "date");
         assert_eq!(template.settings["index.mapping.total_fields.limit"], 10000);
+    }
+
+    /// The mapping of a dotted path in the template's `properties`.
+    fn mapping<'a>(template: &'a IndexTemplate, path: &str) -> &'a serde_json::Value {
+        path.split('.')
+            .fold(&template.mappings, |node, key| &node["properties"][key])
+    }
+
+    #[test]
+    fn every_field_path_the_code_reads_is_typed_in_the_mappings() {
+        let template = golang_template("gomon", &["gomon-*"], 3);
+        let metadata = [
+            fields::TIMESTAMP,
+            fields::SERVICE_ADDRESS,
+            fields::METRICSET_NAME,
+            fields::METRICSET_PERIOD,
+            fields::EVENT_DATASET,
+            fields::ERROR_MESSAGE,
+        ];
+        assert_eq!(heap::ALL.len(), 32, "every leaf of golang.heap");
+        for path in heap::ALL.iter().chain(&metadata) {
+            let (_, expected) = GOLANG_FIELDS
+                .iter()
+                .find(|(field, _)| field == path)
+                .unwrap_or_else(|| panic!("{path} is not in GOLANG_FIELDS"));
+            assert_eq!(
+                mapping(&template, path)["type"],
+                *expected,
+                "{path} is not typed in the template's mappings"
+            );
+        }
+        assert_eq!(mapping(&template, heap::GC_PAUSE_P99_NS)["type"], "long");
+        assert_eq!(mapping(&template, heap::RESTARTED)["type"], "boolean");
+        assert_eq!(mapping(&template, fields::TIMESTAMP)["type"], "date");
     }
 
     #[test]

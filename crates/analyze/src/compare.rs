@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::fields::{GOLANG, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get};
 use crate::series::{Lifetime, live_heap_points};
 use crate::trend::{median_of, theil_sen};
 
@@ -64,13 +65,13 @@ pub struct Comparison {
 pub fn expvar_labels(docs: &[Value], variable: &str) -> BTreeMap<String, Vec<(f64, String)>> {
     let mut out: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
     for doc in docs {
-        if doc["metricset"]["name"] != "expvar" {
+        if get(doc, METRICSET_NAME) != "expvar" {
             continue;
         }
-        let Some(target) = doc["service"]["address"].as_str() else {
+        let Some(target) = get(doc, SERVICE_ADDRESS).as_str() else {
             continue;
         };
-        let Some(t) = doc["@timestamp"]
+        let Some(t) = get(doc, TIMESTAMP)
             .as_str()
             .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -78,7 +79,7 @@ pub fn expvar_labels(docs: &[Value], variable: &str) -> BTreeMap<String, Vec<(f6
             continue;
         };
         // golang.<namespace>.<variable>: literal dotted key, or nested.
-        let Some(ns) = doc["golang"].as_object().and_then(|g| g.values().next()) else {
+        let Some(ns) = get(doc, GOLANG).as_object().and_then(|g| g.values().next()) else {
             continue;
         };
         let value = ns.get(variable).cloned().or_else(|| {

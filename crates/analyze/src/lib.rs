@@ -17,7 +17,9 @@
 //! - [`compare`] reports per version (a label from an expvar variable such
 //!   as `app.version`, or the command line) the live heap, its trend,
 //!   allocation rate, GC frequency, GC CPU fraction and p99 pause, with the
-//!   differences against a baseline.
+//!   differences against a baseline;
+//! - [`fields`] names the paths of the stored documents, for this crate and
+//!   for the agent that writes and queries them.
 //!
 //! ```
 //! use gomon_analyze::{Thresholds, Verdict, analyze, lifetimes};
@@ -38,6 +40,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod compare;
+pub mod fields;
 mod series;
 mod trend;
 mod verdict;

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::fields::{ERROR, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get, heap};
+
 /// One `golang.heap` document, reduced to what the analysis reads.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -37,22 +39,24 @@ fn seconds(timestamp: &str) -> Option<f64> {
 impl Sample {
     /// Reads a heap document; `None` for other documents and error documents.
     pub fn from_document(doc: &Value) -> Option<(String, Sample)> {
-        if doc["metricset"]["name"] != "heap" || !doc["error"].is_null() {
+        if get(doc, METRICSET_NAME) != "heap" || !get(doc, ERROR).is_null() {
             return None;
         }
-        let heap = &doc["golang"]["heap"];
-        let target = doc["service"]["address"].as_str()?.to_owned();
+        let target = get(doc, SERVICE_ADDRESS).as_str()?.to_owned();
         let sample = Sample {
-            t: seconds(doc["@timestamp"].as_str()?)?,
-            allocated: heap["allocations"]["allocated"].as_u64()?,
-            next_gc: heap["gc"]["next_gc_limit"].as_u64().unwrap_or(0),
-            gc_count: heap["gc"]["total_count"].as_u64().unwrap_or(0),
-            cpu_fraction: heap["gc"]["cpu_fraction"].as_f64().unwrap_or(0.0),
-            pause_p99_ns: heap["gc"]["pause"]["p99"]["ns"].as_u64(),
-            alloc_rate: heap["rate"]["allocated_bytes_per_sec"].as_f64(),
-            gc_rate: heap["rate"]["gc_cycles_per_sec"].as_f64(),
-            restarted: heap["restarted"].as_bool().unwrap_or(false),
-            cmdline: heap["cmdline"].as_str().unwrap_or_default().to_owned(),
+            t: seconds(get(doc, TIMESTAMP).as_str()?)?,
+            allocated: get(doc, heap::ALLOCATIONS_ALLOCATED).as_u64()?,
+            next_gc: get(doc, heap::GC_NEXT_GC_LIMIT).as_u64().unwrap_or(0),
+            gc_count: get(doc, heap::GC_TOTAL_COUNT).as_u64().unwrap_or(0),
+            cpu_fraction: get(doc, heap::GC_CPU_FRACTION).as_f64().unwrap_or(0.0),
+            pause_p99_ns: get(doc, heap::GC_PAUSE_P99_NS).as_u64(),
+            alloc_rate: get(doc, heap::RATE_ALLOCATED_BYTES_PER_SEC).as_f64(),
+            gc_rate: get(doc, heap::RATE_GC_CYCLES_PER_SEC).as_f64(),
+            restarted: get(doc, heap::RESTARTED).as_bool().unwrap_or(false),
+            cmdline: get(doc, heap::CMDLINE)
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
         };
         Some((target, sample))
     }

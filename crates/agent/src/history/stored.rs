@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use gomon_analyze::fields;
 use serde_json::Value;
 
 use super::{HistoryQuery, read_heap_history};
@@ -109,11 +110,13 @@ impl HistoryQuery {
     /// Whether a stored document passes the query's target and time filter
     /// (the label variable selects nothing).
     pub fn keeps(&self, doc: &Value) -> bool {
-        let address = doc["service"]["address"].as_str().unwrap_or_default();
+        let address = fields::get(doc, fields::SERVICE_ADDRESS)
+            .as_str()
+            .unwrap_or_default();
         let target = self.targets.is_empty() || self.targets.iter().any(|t| t.matches(address));
         target
             && self.since.is_none_or(|since| {
-                doc["@timestamp"]
+                fields::get(doc, fields::TIMESTAMP)
                     .as_str()
                     .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
                     .is_some_and(|t: SystemTime| t >= since)
