@@ -1,4 +1,7 @@
 //! Where documents go: the file store, stdout, or Elasticsearch/OpenSearch.
+//!
+//! Over 500 lines (about 500 of code, the rest tests): the Elasticsearch
+//! output is the candidate to move into a file of its own.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

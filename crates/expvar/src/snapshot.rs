@@ -1,4 +1,6 @@
 //! One decoded `/debug/vars` response.
+//!
+//! Over 500 lines with its unit and property tests (about 280 of code).
 
 use std::time::Duration;
 

@@ -1,4 +1,7 @@
 //! The walk from an expvar object to a `golang.<namespace>` document.
+//!
+//! Over 500 lines with its unit tests (about 440 of code): one walk, whose
+//! rules (modes, arrays, types, rates, limits) interact.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
