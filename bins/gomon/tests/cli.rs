@@ -2,36 +2,14 @@
 //! servers of the test rig.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+mod support;
 
 use gomon_agent::store::read_store;
 use gomon_testrig::{AppKind, GoApp, engines};
 use serde_json::Value;
-
-fn gomon() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gomon"));
-    // Keep the tests' environment from configuring gomon.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("GOMON_") && key != "GOMON_LOG" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gomon-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn text(output: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
+use support::{gomon, temp_dir, text};
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -50,6 +50,31 @@ fn acked(vars: &Value) -> u64 {
     vars["output.events.acked"].as_u64().unwrap_or(0)
 }
 
+/// Runs gomon with `cfg` for `run`, calling `poll` every `every` with the
+/// time of the poll (ms since the epoch) to look at the output; samples
+/// `output.events.acked` every 3 s from 4 s on, ends with `kill -9`, and
+/// checks that the counter moved while gomon ran, not only at the end.
+fn watch_while_running(cfg: &str, run: Duration, every: Duration, mut poll: impl FnMut(u64)) {
+    let mut gomon = Running::start(&["run", "-c", cfg], &[]);
+    let vars_url = gomon.self_vars_url();
+    let mut acked_seen = Vec::new();
+    let start = Instant::now();
+    let mut next_sample = Duration::from_secs(4);
+    while start.elapsed() < run {
+        poll(now_ms());
+        if start.elapsed() >= next_sample {
+            acked_seen.push(acked(&gomon.self_vars(&vars_url)));
+            next_sample += Duration::from_secs(3);
+        }
+        std::thread::sleep(every);
+    }
+    let stderr = gomon.kill_9();
+    assert!(
+        acked_seen.len() >= 2 && acked_seen[0] > 0 && acked_seen.windows(2).all(|w| w[1] > w[0]),
+        "output.events.acked while running: {acked_seen:?}\n{stderr}"
+    );
+}
+
 /// Runs gomon on the file store for `run`, reading the store's file as it
 /// grows; returns the worst delay between a document's fetch and the
 /// moment it could be read, and how many documents were read.
@@ -62,33 +87,16 @@ fn file_store_delivery(targets: usize, run: Duration) -> (u64, usize) {
         store.display().to_string()
     );
     let cfg = write_config(&dir, &config(&targets_on(&app, targets), "1s", &output));
-    let mut gomon = Running::start(&["run", "-c", &cfg], &[]);
-    let vars_url = gomon.self_vars_url();
     let file = store.join("gomon.ndjson");
     let mut offset = 0;
     let mut worst = 0;
     let mut read = 0;
-    let mut acked_seen = Vec::new();
-    let start = Instant::now();
-    let mut next_sample = Duration::from_secs(4);
-    while start.elapsed() < run {
-        let now = now_ms();
+    watch_while_running(&cfg, run, Duration::from_millis(100), |now| {
         for doc in new_lines(&file, &mut offset) {
             worst = worst.max(now.saturating_sub(timestamp_ms(&doc)));
             read += 1;
         }
-        if start.elapsed() >= next_sample {
-            acked_seen.push(acked(&gomon.self_vars(&vars_url)));
-            next_sample += Duration::from_secs(3);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let stderr = gomon.kill_9();
-    // The self-monitoring counter moves while gomon runs, not only at the end.
-    assert!(
-        acked_seen.len() >= 2 && acked_seen[0] > 0 && acked_seen.windows(2).all(|w| w[1] > w[0]),
-        "output.events.acked while running: {acked_seen:?}\n{stderr}"
-    );
+    });
     (worst, read)
 }
 
@@ -126,31 +134,15 @@ fn server_delivery(engine: &Engine, targets: usize, run: Duration) -> (u64, usiz
         dir.join("dead.ndjson").display().to_string()
     );
     let cfg = write_config(&dir, &config(&targets_on(&app, targets), "1s", &output));
-    let mut gomon = Running::start(&["run", "-c", &cfg], &[]);
-    let vars_url = gomon.self_vars_url();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut worst = 0;
-    let mut acked_seen = Vec::new();
-    let start = Instant::now();
-    let mut next_sample = Duration::from_secs(4);
-    while start.elapsed() < run {
-        let now = now_ms();
+    watch_while_running(&cfg, run, Duration::from_millis(250), |now| {
         for (id, doc) in search_all(&engine.url, &index) {
             if seen.insert(id) {
                 worst = worst.max(now.saturating_sub(timestamp_ms(&doc)));
             }
         }
-        if start.elapsed() >= next_sample {
-            acked_seen.push(acked(&gomon.self_vars(&vars_url)));
-            next_sample += Duration::from_secs(3);
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    let stderr = gomon.kill_9();
-    assert!(
-        acked_seen.len() >= 2 && acked_seen[0] > 0 && acked_seen.windows(2).all(|w| w[1] > w[0]),
-        "output.events.acked while running: {acked_seen:?}\n{stderr}"
-    );
+    });
     (worst, seen.len())
 }
 
@@ -216,10 +208,7 @@ fn with_the_server_down_each_document_is_in_the_disk_buffer_within_a_second() {
     let dir = temp_dir("disk-latency");
     let queue = dir.join("queue");
     // A loopback port nobody listens on: the server is down all along.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let down = format!("127.0.0.1:{}", support::free_port());
     let output = format!(
         "output.elasticsearch:\n  hosts: [\"http://{down}\"]\n  index: disk-latency\nqueue.disk:\n  path: {:?}\n",
         queue.display().to_string()

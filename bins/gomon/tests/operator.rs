@@ -25,11 +25,7 @@ fn file_store_config(dir: &std::path::Path, host: &str, http: &str) -> String {
 #[test]
 fn a_target_going_down_and_coming_back_is_logged_once_each_at_default_verbosity() {
     // A port for the app that stays the same across its restart.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = support::free_port();
     let addr = format!("127.0.0.1:{port}");
     let dir = temp_dir("down-up");
     let cfg = file_store_config(&dir, &addr, "http.enabled: false\n");

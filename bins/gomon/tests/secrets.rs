@@ -15,10 +15,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod support;
+
 use base64::Engine as _;
 use gomon_agent::store::read_store;
 use gomon_testrig::{AppKind, GoApp, engines};
-use serde_json::Value;
+use support::{delete_index, free_port, search_count};
 
 const FORMATS: [&str; 2] = ["text", "json"];
 
@@ -216,15 +218,6 @@ fn fetch_vars(addr: &str) -> Vec<u8> {
     }
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Where one test keeps what it gives gomon (`input/`, never scanned) and
 /// what gomon leaves (`out/` as its data and home folder, `logs/` for its
 /// stdout, stderr and `/debug/vars`).
@@ -326,38 +319,6 @@ struct Outcome {
     vars: Option<String>,
 }
 
-fn free_port() -> u16 {
-    closed_port()
-}
-
-fn search_count(url: &str, index: &str) -> u64 {
-    let _ = Command::new("curl")
-        .args(["-s", "-XPOST"])
-        .arg(format!("{url}/{index}*/_refresh"))
-        .output();
-    let out = Command::new("curl")
-        .arg("-s")
-        .arg(format!("{url}/{index}*/_count"))
-        .output()
-        .unwrap();
-    serde_json::from_slice::<Value>(&out.stdout).unwrap()["count"]
-        .as_u64()
-        .unwrap_or(0)
-}
-
-fn delete_index(url: &str, index: &str) {
-    for path in [
-        format!("_data_stream/{index}"),
-        format!("{index}*"),
-        format!("_index_template/{index}"),
-    ] {
-        let _ = Command::new("curl")
-            .args(["-s", "-XDELETE"])
-            .arg(format!("{url}/{path}"))
-            .output();
-    }
-}
-
 #[test]
 fn target_credentials_in_urls_fields_headers_and_token_files_never_appear_in_run_or_once() {
     let ws = Workspace::new("targets");
@@ -365,7 +326,7 @@ fn target_credentials_in_urls_fields_headers_and_token_files_never_appear_in_run
     let app = GoApp::start(AppKind::Steady, &[]);
     let proxy = Recorder::start(Answer::Forward(app.addr().to_owned()));
     let deny = Recorder::start(Answer::Unauthorized);
-    let down = closed_port();
+    let down = free_port();
 
     let (url_pw, url_pw_escaped) = s.new_url_secret("target-url-password");
     let url_pw2 = s.new_secret("second-target-url-password");
@@ -515,7 +476,7 @@ fn output_credentials_never_appear_when_shipping_to_the_engines_or_failing_to() 
     let mut s = Secrets::default();
     let app = GoApp::start(AppKind::Steady, &[]);
     let deny = Recorder::start(Answer::Unauthorized);
-    let down = closed_port();
+    let down = free_port();
     let target_pw = s.new_secret("target-url-password");
     let (es_url_pw, es_url_pw_escaped) = s.new_url_secret("output-url-password");
     let es_pw = s.new_secret("output-password");
@@ -703,7 +664,7 @@ fn test_config_test_output_setup_and_analyze_print_no_secret_on_any_path() {
     let ws = Workspace::new("control");
     let mut s = Secrets::default();
     let deny = Recorder::start(Answer::Unauthorized);
-    let down = closed_port();
+    let down = free_port();
     let engines = engines();
     let index = format!("gomon-secrets-setup-{}", std::process::id());
     let (target_pw, target_pw_escaped) = s.new_url_secret("target-url-password");

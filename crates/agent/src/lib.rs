@@ -91,20 +91,6 @@ pub struct RunSummary {
     pub output: String,
 }
 
-impl RunSummary {
-    /// True when every document produced (and carried over) is accounted
-    /// for by exactly one of the outcomes.
-    pub fn adds_up(&self) -> bool {
-        self.produced + self.carried_over
-            == self.acked
-                + self.duplicates
-                + self.dead_lettered
-                + self.failed
-                + self.left_undelivered
-                + self.buffered
-    }
-}
-
 impl std::fmt::Display for RunSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} documents produced", self.produced)?;
@@ -275,7 +261,10 @@ async fn run_target(
             };
             counter.fetch_add(1, Ordering::Relaxed);
             counters.events.fetch_add(1, Ordering::Relaxed);
-            let _ = tap.send(Arc::new(doc.clone()));
+            // The live copy costs a clone: only when someone listens.
+            if tap.receiver_count() > 0 {
+                let _ = tap.send(Arc::new(doc.clone()));
+            }
             // Back-pressure: a full queue slows the fetchers, never grows memory.
             if tx.send(doc).await.is_err() {
                 return;

@@ -97,8 +97,7 @@ pub async fn drain_queue<W: BatchWriter>(
     registry: &Registry,
 ) -> Drained {
     let max = policy.max.max(1);
-    let mut deadline: Option<Instant> =
-        stop_requested(&stop).then(|| Instant::now() + policy.drain);
+    let mut deadline: Option<Instant> = stop.borrow().then(|| Instant::now() + policy.drain);
     let mut drained = Drained::default();
     loop {
         let first = tokio::select! {
@@ -165,10 +164,6 @@ pub async fn drain_queue<W: BatchWriter>(
     }
     registry.queue_depth.store(0, Ordering::Relaxed);
     drained
-}
-
-fn stop_requested(stop: &watch::Receiver<bool>) -> bool {
-    *stop.borrow()
 }
 
 /// Resolves when `stop` turns true or its sender goes away.

@@ -12,11 +12,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-/// The built binary, with the tests' own `GOMON_*` settings removed.
+/// The built binary, with the tests' own `GOMON_*` settings removed
+/// (`GOMON_LOG` is kept, to debug a test).
 pub fn gomon() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gomon"));
     for (key, _) in std::env::vars() {
-        if key.starts_with("GOMON_") {
+        if key.starts_with("GOMON_") && key != "GOMON_LOG" {
             cmd.env_remove(key);
         }
     }
@@ -29,6 +30,44 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a temp dir");
     dir
+}
+
+/// A command's stdout and stderr as text.
+pub fn text(output: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A loopback port nothing listens on (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Documents in `index*` (refreshed first); 0 when there is no such index.
+pub fn search_count(server: &str, index: &str) -> u64 {
+    let _ = gomon_testrig::http::request("POST", &format!("{server}/{index}*/_refresh"), None);
+    gomon_testrig::http::request("GET", &format!("{server}/{index}*/_count"), None)
+        .ok()
+        .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
+        .and_then(|v| v["count"].as_u64())
+        .unwrap_or(0)
+}
+
+/// Removes what a test left on a server: the data stream, indices and
+/// template named after `index`.
+pub fn delete_index(server: &str, index: &str) {
+    for path in [
+        format!("_data_stream/{index}"),
+        format!("{index}*"),
+        format!("_index_template/{index}"),
+    ] {
+        let _ = gomon_testrig::http::request("DELETE", &format!("{server}/{path}"), None);
+    }
 }
 
 /// A name unique to this test process, for indices.
