@@ -1,6 +1,6 @@
 //! `gomon analyze`: verdicts on the stored heap history.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use gomon_agent::config::Config;
@@ -276,25 +276,4 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-/// The verdict lines the demo prints for its apps.
-pub(crate) fn demo_verdicts(
-    store: &Path,
-    names: &std::collections::BTreeMap<String, String>,
-) -> Result<Vec<(String, Analysis)>, String> {
-    let (docs, _) = gomon_agent::store::read_store(store, "gomon").map_err(|e| e.to_string())?;
-    // The demo runs for about a minute: accept 30 s of data for a verdict.
-    let thresholds = Thresholds {
-        min_span_secs: 30.0,
-        ..Thresholds::default()
-    };
-    Ok(lifetimes(&docs)
-        .iter()
-        .filter_map(|l| {
-            names
-                .get(&l.target)
-                .map(|name| (name.clone(), analyze(l, &thresholds)))
-        })
-        .collect())
 }

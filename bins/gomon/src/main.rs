@@ -18,6 +18,7 @@ use gomon_agent::collect::CollectError;
 use gomon_agent::config::Config;
 use gomon_agent::control::ControlError;
 use gomon_agent::document::Origin;
+use gomon_agent::selfmon::Served;
 use gomon_agent::{Agent, default_data_dir};
 use tokio::sync::watch;
 
@@ -113,9 +114,9 @@ enum Command {
     ///   gomon demo --duration 20s
     #[command(verbatim_doc_comment)]
     Demo {
-        /// How long to monitor.
-        #[arg(long, default_value = "60s", value_parser = parse_duration)]
-        duration: Duration,
+        /// How long to monitor (default: 75 s, enough data for the verdicts).
+        #[arg(long, value_parser = parse_duration)]
+        duration: Option<Duration>,
         /// Fetch period.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
         period: Duration,
@@ -202,7 +203,10 @@ fn main() -> ExitCode {
                 period,
                 data,
                 examples,
-            } => demo::run(duration, period, data, examples).await,
+            } => {
+                let duration = duration.unwrap_or_else(gomon_agent::demo::default_duration);
+                demo::run(duration, period, data, examples).await
+            }
         }
     });
     match result {
@@ -236,55 +240,6 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// Starts gomon's own /debug/vars when enabled; returns its address. When
-/// `http.port` is not set and the default port is taken (a second gomon, a
-/// Metricbeat with `http.enabled`), it serves on a free port instead and
-/// says so; a port that was set and is taken is an error.
-async fn serve_self(
-    config: &Config,
-    agent: &Agent,
-    stop: watch::Receiver<bool>,
-) -> Result<Option<std::net::SocketAddr>, String> {
-    if !config.http.enabled {
-        return Ok(None);
-    }
-    let explicit = config.http.port.is_some();
-    let port = config
-        .http
-        .port
-        .unwrap_or(gomon_agent::config::DEFAULT_HTTP_PORT);
-    let host = &config.http.host;
-    let parse = |port: u16| {
-        config
-            .http
-            .ip()
-            .map(|ip| std::net::SocketAddr::new(ip, port))
-            .ok_or_else(|| {
-                format!("http.host {host:?}: not an IP address (give one such as 127.0.0.1)")
-            })
-    };
-    let addr = parse(port)?;
-    let bound = match gomon_agent::selfmon::serve(addr, agent.registry(), stop.clone()).await {
-        Ok((bound, _)) => bound,
-        Err(e) if !explicit && e.kind() == std::io::ErrorKind::AddrInUse => {
-            let (bound, _) = gomon_agent::selfmon::serve(parse(0)?, agent.registry(), stop)
-                .await
-                .map_err(|e| format!("cannot serve /debug/vars on {host}: {e} (set http.port, or http.enabled: false)"))?;
-            tracing::warn!(taken = %addr, serving = %bound, "the default self-monitoring port is taken; serving gomon's own /debug/vars on a free port instead (set http.port to choose one)");
-            eprintln!(
-                "gomon: port {port} is taken; own metrics on http://{bound}/debug/vars instead (set http.port to choose)"
-            );
-            bound
-        }
-        Err(e) => {
-            return Err(format!(
-                "cannot serve /debug/vars on {addr}: {e} (choose another http.port, or set http.enabled: false)"
-            ));
-        }
-    };
-    Ok(Some(bound))
-}
-
 async fn run(
     config_path: Option<&Path>,
     data: Option<PathBuf>,
@@ -301,7 +256,21 @@ async fn run(
         .await
         .map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let self_addr = serve_self(&config, &agent, stop_rx.clone()).await?;
+    let served =
+        gomon_agent::selfmon::serve_configured(&config.http, agent.registry(), stop_rx.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+    if let Some(Served {
+        addr,
+        instead_of: Some(taken),
+    }) = served
+    {
+        eprintln!(
+            "gomon: port {} is taken; own metrics on http://{addr}/debug/vars instead (set http.port to choose)",
+            taken.port()
+        );
+    }
+    let self_addr = served.map(|s| s.addr);
     let targets: Vec<String> = config
         .modules
         .iter()
@@ -351,7 +320,7 @@ async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
     let origin = Origin::detect();
     let mut out = std::io::stdout().lock();
     for event in events {
-        writeln!(out, "{}", event.into_document(&origin))
+        writeln!(out, "{}", event.to_value(&origin))
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
     }
     Ok(())

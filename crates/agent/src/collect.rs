@@ -25,10 +25,10 @@ use gomon_expvar::{
 };
 use gomon_flatten::{FlattenConfig, FlattenError, Flattener, Mode};
 use gomon_heap::{HeapState, MemStats, MemStatsError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::config::{Config, MetricSet, ModuleConfig, SslConfig};
-use crate::document::Event;
+use crate::document::{Event, Golang};
 
 /// A module setting the agent cannot run with; the message names its key
 /// path (`modules[0].expvar.include[1]`).
@@ -307,9 +307,9 @@ impl TargetTask {
         }
         if let (Some(fetched), Some(flattener)) = (expvar, self.flattener.as_mut()) {
             let golang = match &fetched.result {
-                Ok(snapshot) => Ok(flattener
-                    .flatten(snapshot.vars(), fetched.started)
-                    .into_golang_value()),
+                Ok(snapshot) => Ok(Golang::Expvar(Box::new(
+                    flattener.flatten(snapshot.vars(), fetched.started),
+                ))),
                 Err(e) => Err(CollectError::Fetch(e.clone())),
             };
             outcomes.push(Outcome {
@@ -326,7 +326,7 @@ impl TargetTask {
 
     /// `golang.heap` of one snapshot, with the interval fields since the
     /// previous one.
-    fn heap_fields(&mut self, snapshot: &Snapshot, at: Instant) -> Result<Value, CollectError> {
+    fn heap_fields(&mut self, snapshot: &Snapshot, at: Instant) -> Result<Golang, CollectError> {
         let target = || self.heap_target.to_string();
         let memstats = snapshot
             .memstats()
@@ -339,7 +339,7 @@ impl TargetTask {
         })?;
         let cmdline = snapshot.cmdline().unwrap_or_default();
         let heap = self.heap.observe(&memstats, &cmdline, at);
-        Ok(json!({ "heap": heap }))
+        Ok(Golang::Heap(Box::new(heap)))
     }
 }
 
@@ -369,7 +369,7 @@ struct Outcome {
     timestamp: SystemTime,
     /// From the start of the fetch to the end of this part's mapping.
     duration: Duration,
-    golang: Result<Value, CollectError>,
+    golang: Result<Golang, CollectError>,
 }
 
 impl Outcome {

@@ -3,7 +3,10 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use gomon_flatten::ExpvarDocument;
+use gomon_heap::HeapMetrics;
+use serde::Serialize;
+use serde_json::Value;
 
 /// The file in the data folder that keeps `agent.id` across restarts: one
 /// UUID and a newline, mode 0600.
@@ -139,15 +142,41 @@ fn load_or_create_agent_id(data_dir: &Path) -> std::io::Result<String> {
     ))
 }
 
-/// What one metric set produced for one fetch, before metadata.
-#[derive(Debug, Clone)]
+/// The fields of one metric set: the value of a document's `golang` key,
+/// kept typed until the document is written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Golang {
+    /// `{"heap": …}`: the `heap` metric set.
+    Heap(Box<HeapMetrics>),
+    /// `{"<namespace>": …}`: the `expvar` metric set.
+    Expvar(Box<ExpvarDocument>),
+}
+
+impl Serialize for Golang {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Golang::Heap(heap) => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("heap", heap)?;
+                map.end()
+            }
+            Golang::Expvar(expvar) => expvar.serialize(serializer),
+        }
+    }
+}
+
+/// What one metric set produced for one fetch, before metadata. It stays
+/// typed through the queue to the output, which writes it once
+/// ([`Event::to_json`]).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// `heap` or `expvar`.
     pub metricset: &'static str,
     /// `golang.heap` or `golang.<namespace>`.
     pub dataset: String,
-    /// The value of the document's `golang` key; `None` on failure.
-    pub golang: Option<Value>,
+    /// The metric set's fields; `None` on failure.
+    pub golang: Option<Golang>,
     /// `error.message` on failure.
     pub error: Option<String>,
     /// `service.address`: the URL fetched, without credentials, as
@@ -162,36 +191,129 @@ pub struct Event {
 }
 
 impl Event {
-    /// The complete document, Metricbeat's metadata included.
-    pub fn into_document(self, origin: &Origin) -> Value {
-        let mut doc = json!({
-            "@timestamp": humantime::format_rfc3339_millis(self.timestamp).to_string(),
-            "event": {
-                "module": "golang",
-                "dataset": self.dataset,
-                "duration": u64::try_from(self.duration.as_nanos()).unwrap_or(u64::MAX),
-            },
-            "metricset": {"name": self.metricset, "period": u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX)},
-            "service": {"address": self.address, "type": "golang"},
-            "host": {"name": origin.host_name},
-            "agent": {
-                "name": origin.agent_name,
-                "hostname": origin.host_name,
-                "id": origin.agent_id,
-                "ephemeral_id": origin.ephemeral_id,
-                "type": "gomon",
-                "version": origin.agent_version,
-            },
-            "ecs": {"version": "8.0.0"},
-        });
-        if let Some(golang) = self.golang {
-            doc["golang"] = golang;
-        }
-        if let Some(message) = self.error {
-            doc["error"] = json!({ "message": message });
-        }
-        doc
+    /// `@timestamp`: RFC 3339 UTC with milliseconds, as Beats write it.
+    pub fn timestamp_text(&self) -> String {
+        humantime::format_rfc3339_millis(self.timestamp).to_string()
     }
+
+    /// The `golang.heap` fields, for a heap event that succeeded.
+    pub fn heap(&self) -> Option<&HeapMetrics> {
+        match &self.golang {
+            Some(Golang::Heap(heap)) => Some(heap),
+            _ => None,
+        }
+    }
+
+    /// The complete document, Metricbeat's metadata included, as something
+    /// to serialise (nothing is copied).
+    pub fn document<'a>(&'a self, origin: &'a Origin) -> impl Serialize + 'a {
+        DocumentView {
+            timestamp: self.timestamp_text(),
+            agent: AgentFields {
+                ephemeral_id: &origin.ephemeral_id,
+                hostname: &origin.host_name,
+                id: &origin.agent_id,
+                name: &origin.agent_name,
+                kind: "gomon",
+                version: &origin.agent_version,
+            },
+            ecs: EcsFields { version: "8.0.0" },
+            error: self.error.as_deref().map(|message| ErrorFields { message }),
+            event: EventFields {
+                dataset: &self.dataset,
+                duration: u64::try_from(self.duration.as_nanos()).unwrap_or(u64::MAX),
+                module: "golang",
+            },
+            golang: self.golang.as_ref(),
+            host: HostFields {
+                name: &origin.host_name,
+            },
+            metricset: MetricSetFields {
+                name: self.metricset,
+                period: u64::try_from(self.period.as_millis()).unwrap_or(u64::MAX),
+            },
+            service: ServiceFields {
+                address: &self.address,
+                kind: "golang",
+            },
+        }
+    }
+
+    /// The document as one line of JSON (no newline): the one serialisation
+    /// every output writes.
+    pub fn to_json(&self, origin: &Origin) -> Vec<u8> {
+        // Only strings, integers, finite floats and maps: cannot fail.
+        serde_json::to_vec(&self.document(origin)).unwrap_or_default()
+    }
+
+    /// The document as a JSON value (for `gomon once` and tests).
+    pub fn to_value(&self, origin: &Origin) -> Value {
+        serde_json::to_value(self.document(origin)).unwrap_or(Value::Null)
+    }
+}
+
+// The document's shape. Keys in alphabetical order, as a `serde_json::Map`
+// orders them, so a document reads the same whichever way it was built.
+#[derive(Serialize)]
+struct DocumentView<'a> {
+    #[serde(rename = "@timestamp")]
+    timestamp: String,
+    agent: AgentFields<'a>,
+    ecs: EcsFields,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorFields<'a>>,
+    event: EventFields<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    golang: Option<&'a Golang>,
+    host: HostFields<'a>,
+    metricset: MetricSetFields,
+    service: ServiceFields<'a>,
+}
+
+#[derive(Serialize)]
+struct AgentFields<'a> {
+    ephemeral_id: &'a str,
+    hostname: &'a str,
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+struct EcsFields {
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct ErrorFields<'a> {
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct EventFields<'a> {
+    dataset: &'a str,
+    duration: u64,
+    module: &'static str,
+}
+
+#[derive(Serialize)]
+struct HostFields<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct MetricSetFields {
+    name: &'static str,
+    period: u64,
+}
+
+#[derive(Serialize)]
+struct ServiceFields<'a> {
+    address: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 #[cfg(test)]
@@ -263,7 +385,7 @@ mod tests {
             duration: Duration::from_millis(3),
             period: Duration::from_secs(10),
         }
-        .into_document(&origin);
+        .to_value(&origin);
         for field in ["name", "hostname", "id", "ephemeral_id", "type", "version"] {
             assert!(doc["agent"][field].is_string(), "agent.{field}: {doc}");
         }
@@ -272,5 +394,51 @@ mod tests {
             doc["service"]["address"],
             "http://localhost:6060/debug/vars"
         );
+    }
+
+    #[test]
+    fn a_document_is_written_straight_from_the_typed_event() {
+        let origin = Origin {
+            host_name: "h".to_owned(),
+            agent_name: "a".to_owned(),
+            agent_id: "id".to_owned(),
+            ephemeral_id: "eph".to_owned(),
+            agent_version: "9.9.9".to_owned(),
+        };
+        let mut heap = HeapMetrics::default();
+        heap.allocations.allocated = 42;
+        let mut event = Event {
+            metricset: "heap",
+            dataset: "golang.heap".to_owned(),
+            golang: Some(Golang::Heap(Box::new(heap.clone()))),
+            error: None,
+            address: "http://127.0.0.1:1/debug/vars".to_owned(),
+            timestamp: SystemTime::UNIX_EPOCH + Duration::from_millis(1_500),
+            duration: Duration::from_nanos(7),
+            period: Duration::from_secs(10),
+        };
+        let expected = serde_json::json!({
+            "@timestamp": "1970-01-01T00:00:01.500Z",
+            "agent": {"ephemeral_id": "eph", "hostname": "h", "id": "id", "name": "a",
+                      "type": "gomon", "version": "9.9.9"},
+            "ecs": {"version": "8.0.0"},
+            "event": {"dataset": "golang.heap", "duration": 7, "module": "golang"},
+            "golang": {"heap": serde_json::to_value(&heap).unwrap()},
+            "host": {"name": "h"},
+            "metricset": {"name": "heap", "period": 10_000},
+            "service": {"address": "http://127.0.0.1:1/debug/vars", "type": "golang"},
+        });
+        assert_eq!(event.to_value(&origin), expected);
+        let line = event.to_json(&origin);
+        assert_eq!(serde_json::from_slice::<Value>(&line).unwrap(), expected);
+        assert!(!line.contains(&b'\n'), "one line");
+        assert_eq!(event.heap(), Some(&heap));
+
+        event.golang = None;
+        event.error = Some("connection refused".to_owned());
+        let failed = event.to_value(&origin);
+        assert_eq!(failed["error"]["message"], "connection refused");
+        assert!(failed.get("golang").is_none(), "{failed}");
+        assert_eq!(event.heap(), None);
     }
 }

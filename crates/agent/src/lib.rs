@@ -34,6 +34,7 @@
 pub mod collect;
 pub mod config;
 pub mod control;
+pub mod demo;
 pub mod document;
 pub mod history;
 pub mod output;
@@ -48,12 +49,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use gomon_expvar::{ClientConfig, ExpvarClient};
-use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::collect::{ClientPool, SettingsError, TargetSettings, TargetTask};
 use crate::config::Config;
-use crate::document::Origin;
+use crate::document::{Event, Origin};
 use crate::output::{Output, OutputError};
 use crate::pipeline::{BatchPolicy, CountedOutput, drain_queue};
 use crate::selfmon::Registry;
@@ -126,7 +126,7 @@ pub struct Agent {
     output: Output,
     registry: Arc<Registry>,
     origin: Origin,
-    tap: broadcast::Sender<Arc<Value>>,
+    tap: broadcast::Sender<Arc<Event>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -166,8 +166,9 @@ impl Agent {
         self.output.describe()
     }
 
-    /// A live copy of every document produced (lossy when the receiver lags).
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Value>> {
+    /// A live copy of every event produced, typed (lossy when the receiver
+    /// lags); [`Event::document`] gives the document the output writes.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.tap.subscribe()
     }
 
@@ -181,7 +182,7 @@ impl Agent {
             origin,
             tap,
         } = self;
-        let (tx, mut rx) = mpsc::channel::<Value>(QUEUE);
+        let (tx, mut rx) = mpsc::channel::<Event>(QUEUE);
         // One pool for all targets: the limit of fetches in flight is shared.
         let mut clients = ClientPool::new(ClientConfig::default());
         let mut tasks = Vec::new();
@@ -193,7 +194,6 @@ impl Agent {
                 tx.clone(),
                 stop.clone(),
                 registry.clone(),
-                origin.clone(),
                 tap.clone(),
             )));
         }
@@ -204,6 +204,7 @@ impl Agent {
         let mut writer = CountedOutput {
             output: &mut output,
             registry: &registry,
+            origin: &origin,
         };
         let drained = drain_queue(&mut rx, &mut writer, policy, stop, &registry).await;
         let description = output.describe();
@@ -230,11 +231,10 @@ impl Agent {
 async fn run_target(
     mut task: TargetTask,
     client: ExpvarClient,
-    tx: mpsc::Sender<Value>,
+    tx: mpsc::Sender<Event>,
     mut stop: watch::Receiver<bool>,
     registry: Arc<Registry>,
-    origin: Origin,
-    tap: broadcast::Sender<Arc<Value>>,
+    tap: broadcast::Sender<Arc<Event>>,
 ) {
     let name = task.heap_target.to_string();
     let counters = registry.target(&name);
@@ -253,7 +253,6 @@ async fn run_target(
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
         for event in events {
             let failed = event.error.is_some();
-            let doc = event.into_document(&origin);
             let counter = if failed {
                 &counters.failures
             } else {
@@ -263,10 +262,10 @@ async fn run_target(
             counters.events.fetch_add(1, Ordering::Relaxed);
             // The live copy costs a clone: only when someone listens.
             if tap.receiver_count() > 0 {
-                let _ = tap.send(Arc::new(doc.clone()));
+                let _ = tap.send(Arc::new(event.clone()));
             }
             // Back-pressure: a full queue slows the fetchers, never grows memory.
-            if tx.send(doc).await.is_err() {
+            if tx.send(event).await.is_err() {
                 return;
             }
             registry.produced.fetch_add(1, Ordering::Relaxed);

@@ -18,10 +18,10 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::document::{Event, Origin};
 use crate::output::Output;
 use crate::selfmon::Registry;
 
@@ -46,8 +46,11 @@ impl Default for BatchPolicy {
 /// Something that takes batches of documents: the configured [`Output`],
 /// or a recorder in tests.
 pub trait BatchWriter {
+    /// What the queue carries: typed [`Event`]s for the output.
+    type Item: Send;
+
     /// Writes one batch; counts its outcome itself.
-    fn write(&mut self, docs: Vec<Value>) -> impl Future<Output = ()> + Send;
+    fn write(&mut self, docs: Vec<Self::Item>) -> impl Future<Output = ()> + Send;
 
     /// Documents taken so far (written, refused, or passed on to a sink
     /// that accounts for them): when a write is cut off at the drain
@@ -62,11 +65,15 @@ pub struct CountedOutput<'a> {
     pub output: &'a mut Output,
     /// The counters.
     pub registry: &'a Registry,
+    /// The `host` and `agent` fields of every document.
+    pub origin: &'a Origin,
 }
 
 impl BatchWriter for CountedOutput<'_> {
-    async fn write(&mut self, docs: Vec<Value>) {
-        self.output.write(docs, self.registry).await;
+    type Item = Event;
+
+    async fn write(&mut self, events: Vec<Event>) {
+        self.output.write(events, self.origin, self.registry).await;
     }
 
     fn taken(&self) -> u64 {
@@ -90,7 +97,7 @@ pub struct Drained {
 /// Each write takes the first waiting document and everything else already
 /// queued, up to `policy.max`; the queue depth is published in `registry`.
 pub async fn drain_queue<W: BatchWriter>(
-    rx: &mut mpsc::Receiver<Value>,
+    rx: &mut mpsc::Receiver<W::Item>,
     writer: &mut W,
     policy: BatchPolicy,
     mut stop: watch::Receiver<bool>,
@@ -187,7 +194,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     /// Records when each document was written, and can be slow.
     struct Recorder {
@@ -196,6 +203,8 @@ mod tests {
     }
 
     impl BatchWriter for Recorder {
+        type Item = Value;
+
         async fn write(&mut self, docs: Vec<Value>) {
             tokio::time::sleep(self.delay).await;
             let ids = docs.iter().map(|d| d["n"].as_u64().unwrap()).collect();
@@ -331,6 +340,8 @@ mod tests {
     }
 
     impl BatchWriter for Trickle {
+        type Item = Value;
+
         async fn write(&mut self, docs: Vec<Value>) {
             for _ in docs {
                 tokio::time::sleep(Duration::from_secs(1)).await;

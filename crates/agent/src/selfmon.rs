@@ -155,6 +155,70 @@ pub async fn serve(
     Ok((bound, handle))
 }
 
+/// Where [`serve_configured`] serves gomon's own `/debug/vars`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Served {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The default address, when it was taken and a free port was used instead.
+    pub instead_of: Option<SocketAddr>,
+}
+
+/// Self-monitoring that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// `http.host` is not an IP address.
+    #[error("http.host {0:?}: not an IP address (give one such as 127.0.0.1)")]
+    Host(String),
+    /// The configured port cannot be bound.
+    #[error(
+        "cannot serve /debug/vars on {addr}: {source} (choose another http.port, or set http.enabled: false)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Serves `registry` as the `http` section says: nothing when
+/// `http.enabled` is false. When `http.port` is not set and the default
+/// port ([`crate::config::DEFAULT_HTTP_PORT`]) is taken (a second gomon, a
+/// Metricbeat with `http.enabled`), a free port is used instead and
+/// [`Served::instead_of`] says so; a port that was set and is taken is an error.
+pub async fn serve_configured(
+    http: &crate::config::HttpConfig,
+    registry: Arc<Registry>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Result<Option<Served>, ServeError> {
+    if !http.enabled {
+        return Ok(None);
+    }
+    let ip = http
+        .ip()
+        .ok_or_else(|| ServeError::Host(http.host.clone()))?;
+    let addr = SocketAddr::new(ip, http.port.unwrap_or(crate::config::DEFAULT_HTTP_PORT));
+    match serve(addr, registry.clone(), shutdown.clone()).await {
+        Ok((bound, _)) => Ok(Some(Served {
+            addr: bound,
+            instead_of: None,
+        })),
+        Err(e) if http.port.is_none() && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let free = SocketAddr::new(ip, 0);
+            let (bound, _) = serve(free, registry, shutdown)
+                .await
+                .map_err(|source| ServeError::Bind { addr: free, source })?;
+            tracing::warn!(taken = %addr, serving = %bound, "the default self-monitoring port is taken; serving gomon's own /debug/vars on a free port instead (set http.port to choose one)");
+            Ok(Some(Served {
+                addr: bound,
+                instead_of: Some(addr),
+            }))
+        }
+        Err(source) => Err(ServeError::Bind { addr, source }),
+    }
+}
+
 fn respond(req: &Request<hyper::body::Incoming>, registry: &Registry) -> Response<Full<Bytes>> {
     let (status, body) = if req.uri().path() == "/debug/vars" {
         (StatusCode::OK, registry.to_json().to_string())

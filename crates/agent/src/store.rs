@@ -68,16 +68,26 @@ impl FileStore {
 
     /// Appends documents, one line each; returns the bytes written.
     pub fn append(&mut self, docs: &[Value]) -> std::io::Result<u64> {
+        let lines = docs
+            .iter()
+            .map(serde_json::to_vec)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.append_lines(&lines)
+    }
+
+    /// Appends documents already serialised (one JSON document each, without
+    /// a newline); returns the bytes written, newlines included.
+    pub fn append_lines(&mut self, lines: &[Vec<u8>]) -> std::io::Result<u64> {
         let mut written = 0;
-        for doc in docs {
-            let mut line = serde_json::to_vec(doc)?;
-            line.push(b'\n');
-            if self.size > 0 && self.size + line.len() as u64 > self.rotate_bytes {
+        for line in lines {
+            let length = line.len() as u64 + 1;
+            if self.size > 0 && self.size + length > self.rotate_bytes {
                 self.rotate()?;
             }
-            self.current.write_all(&line)?;
-            self.size += line.len() as u64;
-            written += line.len() as u64;
+            self.current.write_all(line)?;
+            self.current.write_all(b"\n")?;
+            self.size += length;
+            written += length;
         }
         self.current.flush()?;
         Ok(written)

@@ -201,7 +201,7 @@ mod tests {
             duration: std::time::Duration::from_millis(1),
             period: std::time::Duration::from_secs(1),
         }
-        .into_document(&crate::document::Origin::detect());
+        .to_value(&crate::document::Origin::detect());
         fn leaves(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
             match value {
                 serde_json::Value::Object(map) => {

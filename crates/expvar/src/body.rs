@@ -56,7 +56,7 @@ pub(crate) async fn read_capped(
     };
     let mut wire_bytes = 0usize;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| BodyError::Read(crate::client::error_chain(&e)))?;
+        let frame = frame.map_err(|e| BodyError::Read(gomon_net::error_chain(&e)))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers carry nothing for us
         };

@@ -408,7 +408,7 @@ impl ExpvarClient {
         }
         FetchError::Unreachable {
             target: target.to_string(),
-            reason: error_chain(error),
+            reason: gomon_net::error_chain(error),
         }
     }
 }
@@ -463,20 +463,4 @@ fn causes<'a>(
         next = wrapped.or_else(|| current.source());
     }
     found
-}
-
-/// hyper-util's error says only "client error (Connect)"; the causes say why.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        // Some layers repeat their cause in their own message.
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -122,7 +122,9 @@ proptest! {
                     }
                 }
             }
-            let _ = doc.into_golang_value();
+            // Written straight from the document, it is the same JSON as the value.
+            let direct = serde_json::to_value(&doc).unwrap();
+            prop_assert_eq!(direct, doc.into_golang_value());
         }
     }
 

@@ -5,6 +5,7 @@
 //!   custom CAs, or the logged-by-the-caller opt-out that verifies nothing);
 //! - [`files`]: folders (`0700`) and files (`0600`) that only their owner can
 //!   read, whatever the umask;
+//! - [`error_chain`]: an error with its causes, for messages people read;
 //! - [`url`]: percent-decoding of a URL's user-info, splitting the
 //!   credentials out of a URL, and redacting them in error messages.
 //!
@@ -31,6 +32,8 @@ pub mod ca;
 pub mod files;
 pub mod url;
 
+mod chain;
 mod error;
 
+pub use chain::error_chain;
 pub use error::NetError;

@@ -15,7 +15,8 @@ use hyper::{Method, Request};
 
 use crate::config::SinkConfig;
 use crate::error::SinkError;
-use crate::transport::{HttpClient, error_chain, http_client, redirect_target};
+use crate::transport::{HttpClient, http_client, redirect_target};
+use gomon_net::error_chain;
 
 /// Control-plane answers larger than this are refused (a search with
 /// aggregations over years of data stays far below).

@@ -204,7 +204,7 @@ impl BulkTransport {
                 .http
                 .request(request)
                 .await
-                .map_err(|e| failed(error_chain(&e)))?;
+                .map_err(|e| failed(gomon_net::error_chain(&e)))?;
             let status = response.status().as_u16();
             let redirect = response
                 .status()
@@ -231,20 +231,4 @@ impl BulkTransport {
             ))),
         }
     }
-}
-
-/// An error and its sources, `: `-separated (hyper's own message alone is
-/// often just "client error (Connect)").
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

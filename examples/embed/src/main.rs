@@ -59,7 +59,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Live documents, as they are produced (lossy if this loop lags).
+    // Live events, typed, as they are produced (lossy if this loop lags).
     let mut live = agent.subscribe();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(agent.run(stopped));
@@ -67,12 +67,12 @@ async fn main() -> ExitCode {
     tokio::pin!(deadline);
     loop {
         tokio::select! {
-            doc = live.recv() => if let Ok(doc) = doc {
-                let heap = &doc["golang"]["heap"];
-                match doc["error"]["message"].as_str() {
-                    Some(error) => println!("{target}: {error}"),
-                    None => println!("{target}: HeapAlloc {} bytes, {} GC cycles",
-                        heap["allocations"]["allocated"], heap["gc"]["total_count"]),
+            event = live.recv() => if let Ok(event) = event {
+                match (&event.error, event.heap()) {
+                    (Some(error), _) => println!("{target}: {error}"),
+                    (None, Some(heap)) => println!("{target}: HeapAlloc {} bytes, {} GC cycles",
+                        heap.allocations.allocated, heap.gc.total_count),
+                    (None, None) => {}
                 }
             },
             _ = &mut deadline => break,
