@@ -53,7 +53,7 @@ fn filled(name: &str, rows: i64, step_ms: i64) -> std::path::PathBuf {
     store.write(&batch).unwrap();
     store.maintain().unwrap();
     let took = started.elapsed().as_secs_f64();
-    println!(
+    eprintln!(
         "{name}: wrote {rows} heap documents in {took:.2} s ({:.0} documents/s, rollups included)",
         rows as f64 / took
     );

@@ -182,7 +182,9 @@ fn rollups_equal_a_recomputation_from_the_rows() {
         let points = (range.to_ms - range.from_ms) / width;
         let series = reader.heap_series(A, range, points as usize).unwrap();
         assert_eq!(series.step_ms, width);
-        let mut expected: Vec<(i64, Vec<&(i64, u64, u64)>)> = Vec::new();
+        // (step, the rows in it): (time, HeapAlloc, NumGC).
+        type Step<'a> = (i64, Vec<&'a (i64, u64, u64)>);
+        let mut expected: Vec<Step> = Vec::new();
         for row in &rows {
             let step = row.0 / width * width;
             match expected.last_mut() {
