@@ -46,6 +46,12 @@ mod trend;
 mod verdict;
 
 pub use compare::{Comparison, Difference, GroupSummary, compare, expvar_labels, label_of};
-pub use series::{Lifetime, Sample, lifetimes, live_heap_points, troughs};
+pub use series::{
+    GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes, live_heap,
+    live_heap_points, troughs,
+};
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
-pub use verdict::{Analysis, Evidence, Thresholds, Verdict, analyze};
+pub use verdict::{
+    Analysis, DEFAULT_MIN_SPAN_SECS, Evidence, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze,
+    format_rate,
+};
