@@ -41,14 +41,16 @@
 
 mod compare;
 pub mod fields;
+mod report;
 mod series;
 mod trend;
 mod verdict;
 
 pub use compare::{Comparison, Difference, GroupSummary, compare, expvar_labels, label_of};
+pub use report::{program_name, table, target_label};
 pub use series::{
-    GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes, live_heap,
-    live_heap_points, troughs,
+    GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes,
+    live_heap, live_heap_points, troughs,
 };
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
 pub use verdict::{

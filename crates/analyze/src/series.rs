@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::trend::theil_sen;
 use crate::fields::{ERROR, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get, heap};
+use crate::trend::theil_sen;
 
 /// One `golang.heap` document, reduced to what the analysis reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -270,10 +270,7 @@ pub fn live_heap(samples: &[Sample]) -> LiveHeap {
         .collect();
     ratios.sort_unstable_by(f64::total_cmp);
     let goal_ratio = (!ratios.is_empty()).then(|| ratios[(ratios.len() - 1) * 95 / 100]);
-    let after_gc = thin(
-        samples,
-        cycles.iter().map(|c| (c.t, c.live_estimate)),
-    );
+    let after_gc = thin(samples, cycles.iter().map(|c| (c.t, c.live_estimate)));
     let from_goal = goal_ratio.filter(|r| *r >= 1.25).map(|r| {
         // The NextGC the data starts with was set by a collection before
         // it: a valid (if older) point of the live heap.
@@ -297,7 +294,11 @@ pub fn live_heap(samples: &[Sample]) -> LiveHeap {
         };
         match theil_sen(&after_gc) {
             Some(a) if a.points >= 3 => (a.slope_low..=a.slope_high).contains(&g.slope),
-            Some(a) => g.slope.signum() == a.slope.signum() && (g.slope / a.slope) > 0.5 && (g.slope / a.slope) < 2.0,
+            Some(a) => {
+                g.slope.signum() == a.slope.signum()
+                    && (g.slope / a.slope) > 0.5
+                    && (g.slope / a.slope) < 2.0
+            }
             None => false,
         }
     };

@@ -124,6 +124,9 @@ pub struct Evidence {
     pub gc_cycles_seen: usize,
     /// Live-heap points the trends were fitted through.
     pub live_heap_points: usize,
+    /// Seconds from the first to the last live-heap point: the window the
+    /// trends and thresholds are measured over.
+    pub window_secs: f64,
     /// Where the live-heap points come from (absent without samples).
     pub live_heap_source: Option<LiveHeapSource>,
     /// NextGC over the live heap as measured (1 + GOGC/100 when the
@@ -251,14 +254,15 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
     if heap_unclear {
         verdicts.push(Verdict::InsufficientData);
     }
-    let summary = if gc_pressure && verdict != Verdict::GcPressure && verdict != Verdict::InsufficientData {
-        format!(
-            "{summary}; GC takes {:.1} % of CPU",
-            evidence.gc_cpu_fraction * 100.0
-        )
-    } else {
-        summary
-    };
+    let summary =
+        if gc_pressure && verdict != Verdict::GcPressure && verdict != Verdict::InsufficientData {
+            format!(
+                "{summary}; GC takes {:.1} % of CPU",
+                evidence.gc_cpu_fraction * 100.0
+            )
+        } else {
+            summary
+        };
     Analysis {
         target: lifetime.target.clone(),
         cmdline: lifetime.cmdline.clone(),
@@ -347,11 +351,10 @@ fn judge_trend(
     // The last third, or when it holds fewer than three points (collections
     // minutes apart), the last two: the latest step of the live heap.
     let in_last_third = points.iter().filter(|p| p.0 >= t1 - window / 3.0).count();
-    let tail_start = points.len() - in_last_third.max(MIN_LIVE_HEAP_POINTS).min(points.len());
     let tail_start = if in_last_third < MIN_LIVE_HEAP_POINTS {
         points.len() - 2
     } else {
-        tail_start
+        points.len() - in_last_third
     };
     let head = &points[..head_end];
     let tail = &points[tail_start..];
@@ -360,20 +363,21 @@ fn judge_trend(
     let end = level(tail).unwrap_or(0.0);
     let threshold = (th.min_growth_fraction * start).max(th.min_growth_bytes);
     let per_hour = |bytes_per_sec: f64| bytes_per_sec * 3600.0 / MB;
+    let (Some(overall), Some(recent)) = (theil_sen(points), theil_sen(tail)) else {
+        return Trended::Unclear(format!(
+            "{} samples: the live-heap points share one time: need samples further apart",
+            samples.len()
+        ));
+    };
     evidence.live_heap_start_bytes = start;
     evidence.live_heap_end_bytes = end;
     evidence.growth_threshold_bytes = threshold;
+    evidence.window_secs = window;
     // The growth rate that counts: the threshold per hour, or over the
     // window when that is longer, so that a long window catches a slower leak.
     // Below `min_growth_bytes` over the window nothing counts either.
     let threshold_rate = (threshold / window.max(3600.0)).max(th.min_growth_bytes / window);
     evidence.growth_threshold_mb_per_hour = per_hour(threshold_rate);
-    let Some(overall) = theil_sen(points) else {
-        return Trended::Unclear("the live-heap points share one time".to_owned());
-    };
-    let Some(recent) = theil_sen(tail) else {
-        return Trended::Unclear("the last third has one live-heap point".to_owned());
-    };
     evidence.growth_mb_per_hour = per_hour(overall.slope);
     evidence.recent_growth_mb_per_hour = per_hour(recent.slope);
     evidence.recent_growth_low_mb_per_hour = per_hour(recent.slope_low);
@@ -426,7 +430,10 @@ fn judge_trend(
     let levelled = (recent.slope <= overall.slope / 3.0 && recent.slope_high < overall.slope)
         || recent.slope.abs() <= threshold_rate;
     if rise > threshold && levelled {
-        let above = tail.iter().filter(|p| p.1 > start + threshold / 2.0).count();
+        let above = tail
+            .iter()
+            .filter(|p| p.1 > start + threshold / 2.0)
+            .count();
         evidence.confidence = Some(above as f64 / tail.len() as f64);
         return Trended::Call(
             Verdict::Plateau,
@@ -437,8 +444,8 @@ fn judge_trend(
             ),
         );
     }
-    let precise_enough = (overall.slope_high - overall.slope_low) / 2.0 * window
-        <= UNEVEN * threshold;
+    let precise_enough =
+        (overall.slope_high - overall.slope_low) / 2.0 * window <= UNEVEN * threshold;
     // Steady: no growth rate above the threshold, no fall of more than the
     // threshold over the window, and a trend measured well enough.
     if !grows
@@ -454,7 +461,8 @@ fn judge_trend(
     }
     // No call the numbers support: say why, and what would settle it.
     let cycles_per_hour = if window > 0.0 {
-        evidence.gc_cycles_seen as f64 * 3600.0 / (samples.last().map_or(0.0, |s| s.t) - samples[0].t).max(1.0)
+        evidence.gc_cycles_seen as f64 * 3600.0
+            / (samples.last().map_or(0.0, |s| s.t) - samples[0].t).max(1.0)
     } else {
         0.0
     };

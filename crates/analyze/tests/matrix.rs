@@ -72,7 +72,10 @@ fn behaviours() -> Vec<Behaviour> {
             name: "fast leak",
             // 2.4 GB/h from 10 MB; late: 3.6 GB/h from 1 GB at 3 h.
             small: program(|t| 10.0 * MB + t * 2.4 * GB / H, 2.0 * MB),
-            large: program(|t| 100.0 * MB + (t - 2.75 * H).max(0.0) * 3.6 * GB / H, 2.0 * MB),
+            large: program(
+                |t| 100.0 * MB + (t - 2.75 * H).max(0.0) * 3.6 * GB / H,
+                2.0 * MB,
+            ),
             right: |_| &[Leak],
         },
         Behaviour {
@@ -181,7 +184,11 @@ fn every_behaviour_gets_a_right_verdict_in_every_window_at_every_period() {
     let mut table = String::new();
     for b in behaviours() {
         for window in [Window::Early, Window::Middle, Window::Late] {
-            let program = if window == Window::Late { &b.large } else { &b.small };
+            let program = if window == Window::Late {
+                &b.large
+            } else {
+                &b.small
+            };
             for period in [1.0, 10.0] {
                 for seed in 1..=3 {
                     let a = judge(program, window, period, seed);
@@ -214,5 +221,10 @@ fn every_behaviour_gets_a_right_verdict_in_every_window_at_every_period() {
         }
     }
     println!("{table}");
-    assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong verdicts:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

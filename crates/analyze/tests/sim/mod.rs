@@ -48,7 +48,9 @@ impl Program {
         let by_gogc = self
             .gogc
             .map(|g| (live * (1.0 + g / 100.0)).max(4.0 * MIB * g / 100.0));
-        let by_limit = self.memory_limit.map(|m| (m - LIMIT_OVERHEAD).max(live + MIB));
+        let by_limit = self
+            .memory_limit
+            .map(|m| (m - LIMIT_OVERHEAD).max(live + MIB));
         match (by_gogc, by_limit) {
             (Some(a), Some(b)) => a.min(b),
             (Some(a), None) => a,
@@ -75,7 +77,18 @@ impl Program {
             if t + 1e-9 >= next_sample {
                 let dt = (t - last.0).max(f64::MIN_POSITIVE);
                 let gcs = gc_count - last.2;
-                docs.push(document(t, heap, total_alloc, next_gc, gc_count, gc_cpu / (t.max(1.0) * GOMAXPROCS), gcs, (total_alloc - last.1) / dt, gcs as f64 / dt, period));
+                docs.push(document(
+                    t,
+                    heap,
+                    total_alloc,
+                    next_gc,
+                    gc_count,
+                    gc_cpu / (t.max(1.0) * GOMAXPROCS),
+                    gcs,
+                    (total_alloc - last.1) / dt,
+                    gcs as f64 / dt,
+                    period,
+                ));
                 last = (t, total_alloc, gc_count);
                 next_sample += period;
             }
