@@ -51,6 +51,19 @@ pub struct Difference {
     pub pause_p99: Option<f64>,
 }
 
+/// Why a comparison cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompareError {
+    /// `--baseline` names a version no lifetime has.
+    #[error("no version {baseline:?} to use as the baseline; versions present: {}", present.join(", "))]
+    UnknownBaseline {
+        /// The baseline asked for.
+        baseline: String,
+        /// The labels present, oldest first.
+        present: Vec<String>,
+    },
+}
+
 /// Groups compared with the first (the baseline).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
@@ -165,12 +178,13 @@ fn relative(new: Option<f64>, base: Option<f64>) -> Option<f64> {
 
 /// Compares groups of lifetimes labelled by `label` (lifetimes without a
 /// label are left out). `baseline` picks the reference group; default: the
-/// group whose first sample is oldest.
+/// group whose first sample is oldest. A `baseline` that no group has is an
+/// error that lists the groups present.
 pub fn compare(
     lifetimes: &[Lifetime],
     label: impl Fn(&Lifetime) -> Option<String>,
     baseline: Option<&str>,
-) -> Comparison {
+) -> Result<Comparison, CompareError> {
     let mut groups: BTreeMap<String, Vec<&Lifetime>> = BTreeMap::new();
     for l in lifetimes {
         if let Some(name) = label(l) {
@@ -184,9 +198,13 @@ pub fn compare(
     };
     let mut ordered: Vec<(String, Vec<&Lifetime>)> = groups.into_iter().collect();
     ordered.sort_by(|a, b| start(&a.1).total_cmp(&start(&b.1)));
-    if let Some(base) = baseline
-        && let Some(i) = ordered.iter().position(|(l, _)| l == base)
-    {
+    if let Some(base) = baseline {
+        let Some(i) = ordered.iter().position(|(l, _)| l == base) else {
+            return Err(CompareError::UnknownBaseline {
+                baseline: base.to_owned(),
+                present: ordered.into_iter().map(|(l, _)| l).collect(),
+            });
+        };
         let chosen = ordered.remove(i);
         ordered.insert(0, chosen);
     }
@@ -215,8 +233,8 @@ pub fn compare(
             .collect(),
         None => Vec::new(),
     };
-    Comparison {
+    Ok(Comparison {
         groups: summaries,
         differences,
-    }
+    })
 }

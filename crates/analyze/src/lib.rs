@@ -46,7 +46,9 @@ mod series;
 mod trend;
 mod verdict;
 
-pub use compare::{Comparison, Difference, GroupSummary, compare, expvar_labels, label_of};
+pub use compare::{
+    CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
+};
 pub use report::{program_name, table, target_label};
 pub use series::{
     GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes,

@@ -13,7 +13,7 @@ pub fn program_name(cmdline: &str) -> &str {
 /// The target as the table shows it: the address, and the program's name
 /// beside it when the command line is known.
 pub fn target_label(a: &Analysis) -> String {
-    match program_name(&a.cmdline) {
+    match a.program.as_str() {
         "" => a.target.clone(),
         name => format!("{} ({name})", a.target),
     }
@@ -111,6 +111,63 @@ pub fn table(analyses: &[Analysis]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verdict::{Evidence, Verdict};
+
+    fn analysis(target: &str, cmdline: &str, verdicts: &[Verdict], growth: f64) -> Analysis {
+        Analysis {
+            target: target.to_owned(),
+            cmdline: cmdline.to_owned(),
+            program: program_name(cmdline).to_owned(),
+            samples: 12345,
+            span_secs: 60.0,
+            verdict: verdicts[0],
+            verdicts: verdicts.to_vec(),
+            summary: format!("summary of {target}"),
+            evidence: Evidence {
+                growth_mb_per_hour: growth,
+                growth_threshold_mb_per_hour: if growth == 0.0 { 0.0 } else { 1.0 },
+                live_heap_start_bytes: 1.5e9,
+                live_heap_end_bytes: 12.0e9,
+                pause_p99_ns: (growth > 0.0).then_some(123_456_789),
+                ..Evidence::default()
+            },
+        }
+    }
+
+    /// Every verdict combination, long and short targets, with and without
+    /// a program name, numbers of every width: the summaries all start in
+    /// the same column.
+    #[test]
+    fn the_table_stays_aligned_for_every_verdict_combination() {
+        let mut analyses = Vec::new();
+        for (i, v) in Verdict::ALL.iter().enumerate() {
+            analyses.push(analysis("a:1", "", &[*v], 0.0));
+            analyses.push(analysis(
+                "http://a-very-long-host-name.example.org:6060/debug/vars",
+                "/usr/local/bin/service-with-a-long-name -v",
+                &[*v, Verdict::GcPressure],
+                -12345.6 * i as f64,
+            ));
+            analyses.push(analysis("b:2", "./x", &[Verdict::GcPressure, *v], 7.0));
+        }
+        let text = table(&analyses);
+        let columns: Vec<usize> = text
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let at = l.find("summary of").expect("a summary");
+                l[..at].chars().count()
+            })
+            .collect();
+        let header = text.lines().next().unwrap_or_default();
+        let summary_at = header[..header.find("summary").unwrap_or(0)]
+            .chars()
+            .count();
+        assert!(columns.iter().all(|c| *c == summary_at), "{text}");
+        assert!(text.contains("gc-pressure+insufficient-data"), "{text}");
+        assert!(text.contains("(service-with-a-long-name)"), "{text}");
+        assert!(text.contains("-49382.4 MB/h"), "{text}");
+    }
 
     #[test]
     fn the_program_name_is_the_last_part_of_the_first_word() {

@@ -145,7 +145,7 @@ pub struct Evidence {
     pub gc_cpu_fraction: f64,
     /// Median of the per-interval p99 GC pauses, ns.
     pub pause_p99_ns: Option<u64>,
-    /// Median GC cycles per second.
+    /// GC cycles per second over the span.
     pub gc_cycles_per_sec: Option<f64>,
     /// Median allocation rate, bytes per second.
     pub alloc_bytes_per_sec: Option<f64>,
@@ -160,6 +160,8 @@ pub struct Analysis {
     pub target: String,
     /// The process's command line.
     pub cmdline: String,
+    /// The program's name (from the command line), shown beside the target.
+    pub program: String,
     /// Samples read.
     pub samples: usize,
     /// Seconds covered.
@@ -208,8 +210,14 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
         .filter_map(|s| s.pause_p99_ns.map(|p| p as f64))
         .collect();
     evidence.pause_p99_ns = median_of(&p99s).map(|p| p as u64);
-    let gc_rates: Vec<f64> = samples.iter().filter_map(|s| s.gc_rate).collect();
-    evidence.gc_cycles_per_sec = median_of(&gc_rates);
+    // Collections over the span (a median of per-interval rates is 0 for a
+    // program that collects less often than it is polled).
+    evidence.gc_cycles_per_sec = match (samples.first(), samples.last()) {
+        (Some(a), Some(b)) if b.t > a.t => {
+            Some(b.gc_count.saturating_sub(a.gc_count) as f64 / (b.t - a.t))
+        }
+        _ => None,
+    };
     let alloc_rates: Vec<f64> = samples.iter().filter_map(|s| s.alloc_rate).collect();
     evidence.alloc_bytes_per_sec = median_of(&alloc_rates);
 
@@ -238,7 +246,7 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
         Trended::Unclear(why) if gc_pressure => (
             Verdict::GcPressure,
             format!(
-                "GC takes {:.1} % of CPU (p99 pause {} µs, {:.1} cycles/s); the live heap cannot be judged yet: {why}",
+                "GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s); the live heap cannot be judged yet: {why}",
                 evidence.gc_cpu_fraction * 100.0,
                 evidence.pause_p99_ns.unwrap_or(0) / 1000,
                 evidence.gc_cycles_per_sec.unwrap_or(0.0)
@@ -266,6 +274,7 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
     Analysis {
         target: lifetime.target.clone(),
         cmdline: lifetime.cmdline.clone(),
+        program: crate::report::program_name(&lifetime.cmdline).to_owned(),
         samples: n,
         span_secs,
         verdict,
@@ -277,7 +286,7 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
 
 fn gc_pressure_summary(evidence: &Evidence) -> String {
     format!(
-        "live heap flat at {:.1} MB ({}), but GC takes {:.1} % of CPU (p99 pause {} µs, {:.1} cycles/s)",
+        "live heap flat at {:.1} MB ({}), but GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s)",
         evidence.live_heap_end_bytes / MB,
         format_rate(evidence.recent_growth_mb_per_hour),
         evidence.gc_cpu_fraction * 100.0,

@@ -138,9 +138,14 @@ fn versions_are_compared_by_an_expvar_label() {
         .as_deref(),
         Some("2.0.0")
     );
-    let c = compare(&lives, |l| label_of(l, &labels), Some("1.0.0"));
+    let c = compare(&lives, |l| label_of(l, &labels), Some("1.0.0")).unwrap();
     let names: Vec<&str> = c.groups.iter().map(|g| g.label.as_str()).collect();
     assert_eq!(names, vec!["1.0.0", "2.0.0"]);
+    let unknown = compare(&lives, |l| label_of(l, &labels), Some("9.9")).unwrap_err();
+    assert_eq!(
+        unknown.to_string(),
+        "no version \"9.9\" to use as the baseline; versions present: 1.0.0, 2.0.0"
+    );
     assert_eq!((c.groups[0].lifetimes, c.groups[1].lifetimes), (4, 1));
     let diff = &c.differences[0];
     // 2.0.0 (the churning app) allocates far more than the 1.0.0 apps' median.
