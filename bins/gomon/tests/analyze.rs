@@ -190,3 +190,198 @@ fn the_default_minimum_span_is_the_librarys_so_forty_seconds_get_verdicts() {
         }
     }
 }
+
+/// The Go collector's pacing, simulated (shared with the verdict matrix of
+/// `gomon-analyze`).
+#[path = "../../../crates/analyze/tests/sim/mod.rs"]
+mod sim;
+
+/// Cases of the verdict matrix that need the post-GC samples most:
+/// collections minutes apart at more than 1 GB, the first two minutes, a
+/// cache, churn, a memory limit, GOGC=off; at 1 s and 10 s.
+fn matrix_cases() -> Vec<(String, Vec<Value>, &'static [gomon_analyze::Verdict])> {
+    use sim::Window::{Early, Late, Middle};
+    let picks: [(&str, sim::Window, f64); 14] = [
+        ("fast leak", Late, 1.0),
+        // Three hours at 1 s: more samples than time buckets.
+        ("slow leak, heavy churn", sim::Window::Long, 1.0),
+        ("fast leak", Late, 10.0),
+        ("fast leak", Early, 1.0),
+        ("slow leak, heavy churn", Middle, 10.0),
+        ("steady", Middle, 1.0),
+        ("steady", Late, 10.0),
+        ("cache fills, then levels off", Early, 1.0),
+        ("churn, no leak", Middle, 10.0),
+        ("GC pressure", Middle, 10.0),
+        ("saw-tooth, periodic large frees", Middle, 1.0),
+        ("held at GOMEMLIMIT", Late, 10.0),
+        ("GOGC=off until the limit", Middle, 10.0),
+        ("GOGC=off until the limit", Early, 10.0),
+    ];
+    let behaviours = sim::behaviours();
+    picks
+        .iter()
+        .enumerate()
+        .map(|(i, (name, window, period))| {
+            let b = behaviours.iter().find(|b| b.name == *name).unwrap();
+            let program = if matches!(window, Late | sim::Window::Long) {
+                &b.large
+            } else {
+                &b.small
+            };
+            let (from, to) = window.range();
+            let target = format!("http://sim-{i}:6060/debug/vars");
+            let mut docs = program.run(from, to, *period, 7);
+            for doc in &mut docs {
+                doc["service"]["address"] = Value::from(target.clone());
+            }
+            (target, docs, (b.right)(*window))
+        })
+        .collect()
+}
+
+/// The live-heap figures of each target of an `analyze --json` report:
+/// start, end, growth.
+fn figures_of(stdout: &str) -> std::collections::BTreeMap<String, [f64; 3]> {
+    let report: Value = serde_json::from_str(stdout).unwrap();
+    report["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let e = &a["evidence"];
+            let f = |name: &str| e[name].as_f64().unwrap_or(0.0);
+            (
+                a["target"].as_str().unwrap().to_owned(),
+                [
+                    f("live_heap_start_bytes"),
+                    f("live_heap_end_bytes"),
+                    f("growth_mb_per_hour"),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// `(target, verdicts)` of an `analyze --json` report, sorted.
+fn verdicts_of(stdout: &str) -> Vec<(String, Vec<String>)> {
+    let report: Value = serde_json::from_str(stdout).unwrap();
+    let mut out: Vec<(String, Vec<String>)> = report["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let verdicts = a["verdicts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_owned())
+                .collect();
+            (a["target"].as_str().unwrap().to_owned(), verdicts)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn the_file_store_elasticsearch_and_opensearch_give_the_same_verdicts_on_the_matrix() {
+    let cases = matrix_cases();
+    let docs: Vec<Value> = cases.iter().flat_map(|c| c.1.clone()).collect();
+    let store = store_of("analyze-stores", &docs);
+    let from_file = gomon()
+        .args(["analyze", "--json", "--data"])
+        .arg(&store)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&from_file);
+    assert!(from_file.status.success(), "{stderr}");
+    let expected = verdicts_of(&stdout);
+    let expected_figures = figures_of(&stdout);
+    assert_eq!(expected.len(), cases.len(), "{stdout}");
+    // Each is right, as in the matrix.
+    for (target, verdicts) in &expected {
+        let (_, _, right) = cases.iter().find(|c| &c.0 == target).unwrap();
+        let heap = verdicts
+            .iter()
+            .find(|v| *v != "gc-pressure")
+            .map_or("steady", String::as_str);
+        assert!(
+            right.iter().any(|r| r.as_str() == heap),
+            "{target}: {verdicts:?}, right: {right:?}"
+        );
+    }
+
+    for engine in gomon_testrig::engines() {
+        let dir = temp_dir(&format!("analyze-stores-{}", engine.kind));
+        let index = support::unique("analyze-stores");
+        let config = dir.join("gomon.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "metricbeat.modules:\n- module: golang\n  metricsets: [\"heap\"]\n  hosts: [\"127.0.0.1:1\"]\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\n",
+                engine.url
+            ),
+        )
+        .unwrap();
+        let setup = gomon().args(["setup", "-c"]).arg(&config).output().unwrap();
+        assert!(setup.status.success(), "{}", text(&setup).1);
+        // The documents as `gomon run` stores them, through the template
+        // `gomon setup` installed (a data stream where the server has them).
+        for chunk in docs.chunks(2000) {
+            let mut body = String::new();
+            for doc in chunk {
+                body.push_str(&format!(
+                    "{{\"create\":{{\"_index\":\"{index}-sim\"}}}}\n{doc}\n"
+                ));
+            }
+            let answer =
+                gomon_testrig::http::json("POST", &format!("{}/_bulk", engine.url), Some(&body));
+            assert_eq!(answer["errors"], false, "{answer}");
+        }
+        assert_eq!(
+            support::search_count(&engine.url, &index),
+            docs.len() as u64
+        );
+        let from_server = gomon()
+            .args(["analyze", "--json", "-c"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&from_server);
+        assert!(from_server.status.success(), "{:?}: {stderr}", engine.kind);
+        assert_eq!(
+            verdicts_of(&stdout),
+            expected,
+            "{:?}: {stdout}",
+            engine.kind
+        );
+        // The first and last sample of every run between two collections
+        // come back exactly, so the live-heap figures are the raw history's.
+        for (target, figures) in figures_of(&stdout) {
+            let raw = expected_figures[&target];
+            for (server, file) in figures.iter().zip(raw) {
+                assert!(
+                    (server - file).abs() <= 1e-6 * file.abs().max(1.0),
+                    "{:?} {target}: {figures:?} vs the file store's {raw:?}",
+                    engine.kind
+                );
+            }
+        }
+        let _ = gomon_testrig::http::request(
+            "DELETE",
+            &format!("{}/_data_stream/{index}-sim", engine.url),
+            None,
+        );
+        support::delete_index(&engine.url, &index);
+        engine.record(
+            "analyze::same_verdicts_from_every_store",
+            &format!(
+                "{} simulated documents of {} matrix cases: the file store's verdicts",
+                docs.len(),
+                cases.len()
+            ),
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

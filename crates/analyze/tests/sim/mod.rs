@@ -7,8 +7,9 @@
 //! live × (1 + GOGC/100) (at least 4 MB × GOGC/100), capped by GOMEMLIMIT;
 //! with GOGC=off, NextGC is the memory limit (or never). Marking costs CPU in
 //! proportion to the live heap, which gives the GC CPU fraction.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)] // Shared by the verdict matrix and the store test of `gomon analyze`.
 
+use gomon_analyze::Verdict::{self, InsufficientData as Unsure, Leak, Plateau, Steady};
 use serde_json::{Value, json};
 
 /// A Go program's memory behaviour.
@@ -153,4 +154,159 @@ fn document(
             "rate": {"allocated_bytes_per_sec": alloc_rate, "gc_cycles_per_sec": gc_rate},
         }}
     })
+}
+
+const MB: f64 = 1e6;
+const GB: f64 = 1e9;
+const H: f64 = 3600.0;
+
+/// Where in a process's life the window lies.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Window {
+    /// The first two minutes.
+    Early,
+    /// Half an hour, from 30 min to 60 min.
+    Middle,
+    /// Twenty minutes from 3 h, the program's heap above 1 GB.
+    Late,
+    /// Three hours from 1 h, the program's heap above 1 GB (for the stores,
+    /// whose time buckets then hold several samples).
+    Long,
+}
+
+impl Window {
+    /// Seconds after the process started: from, to.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            Window::Early => (0.0, 120.0),
+            Window::Middle => (1800.0, 3600.0),
+            Window::Late => (3.0 * H, 3.0 * H + 1200.0),
+            Window::Long => (H, 4.0 * H),
+        }
+    }
+}
+
+/// A kind of program, at two sizes, with the verdicts that are right for it.
+pub struct Behaviour {
+    /// What it is.
+    pub name: &'static str,
+    /// The program in the early and middle windows (tens of MB).
+    pub small: Program,
+    /// The program in the late window (above 1 GB).
+    pub large: Program,
+    /// Verdicts that are right, per window.
+    pub right: fn(Window) -> &'static [Verdict],
+}
+
+fn program(live: fn(f64) -> f64, churn: f64) -> Program {
+    Program {
+        live,
+        churn,
+        gogc: Some(100.0),
+        memory_limit: None,
+    }
+}
+
+/// A program whose live heap does not grow: steady, though two minutes
+/// of a program whose heap moves a lot may not be enough to say so.
+fn quiet(window: Window) -> &'static [Verdict] {
+    match window {
+        Window::Early => &[Steady, Unsure],
+        _ => &[Steady],
+    }
+}
+
+/// The nine kinds of program of the verdict matrix.
+pub fn behaviours() -> Vec<Behaviour> {
+    vec![
+        Behaviour {
+            name: "fast leak",
+            // 2.4 GB/h from 10 MB; late: 3.6 GB/h from 1 GB at 3 h.
+            small: program(|t| 10.0 * MB + t * 2.4 * GB / H, 2.0 * MB),
+            large: program(
+                |t| 100.0 * MB + (t - 2.75 * H).max(0.0) * 3.6 * GB / H,
+                2.0 * MB,
+            ),
+            right: |_| &[Leak],
+        },
+        Behaviour {
+            name: "slow leak, heavy churn",
+            // 200 MB/h under 150 MB/s of garbage; late: 300 MB/h at 1.2 GB.
+            small: program(|t| 20.0 * MB + t * 200.0 * MB / H, 150.0 * MB),
+            large: program(|t| 1.2 * GB + t * 300.0 * MB / H, 20.0 * MB),
+            right: |w| match w {
+                Window::Early => &[Leak, Unsure],
+                _ => &[Leak],
+            },
+        },
+        Behaviour {
+            name: "steady",
+            small: program(|_| 30.0 * MB, 5.0 * MB),
+            large: program(|_| 1.5 * GB, 5.0 * MB),
+            right: quiet,
+        },
+        Behaviour {
+            name: "cache fills, then levels off",
+            // 100 MB in the first minute; late: 1 GB in the first 20 minutes.
+            small: program(|t| 10.0 * MB + 100.0 * MB * (t / 60.0).min(1.0), 3.0 * MB),
+            large: program(|t| 200.0 * MB + GB * (t / 1200.0).min(1.0), 5.0 * MB),
+            right: |w| match w {
+                Window::Early => &[Plateau, Unsure],
+                _ => &[Steady],
+            },
+        },
+        Behaviour {
+            name: "churn, no leak",
+            small: program(|_| 50.0 * MB, 30.0 * MB),
+            large: program(|_| 1.2 * GB, 50.0 * MB),
+            right: quiet,
+        },
+        Behaviour {
+            name: "GC pressure",
+            small: program(|_| 5.0 * MB, 300.0 * MB),
+            large: program(|_| 1.1 * GB, 400.0 * MB),
+            right: quiet,
+        },
+        Behaviour {
+            name: "saw-tooth, periodic large frees",
+            // +50 MB over 30 s, then freed; late: +500 MB over 5 min.
+            small: program(|t| 40.0 * MB + 50.0 * MB * (t % 30.0) / 30.0, 5.0 * MB),
+            large: program(|t| GB + 500.0 * MB * (t % 300.0) / 300.0, 10.0 * MB),
+            // An hour late holds four of its periods, seen at twelve
+            // collections: too few to tell its swings from a trend.
+            right: |w| match w {
+                Window::Middle => &[Steady],
+                _ => &[Steady, Unsure],
+            },
+        },
+        Behaviour {
+            name: "held at GOMEMLIMIT",
+            small: Program {
+                memory_limit: Some(100.0 * MB),
+                ..program(|_| 80.0 * MB, 20.0 * MB)
+            },
+            large: Program {
+                memory_limit: Some(1.4 * GB),
+                ..program(|_| 1.2 * GB, 20.0 * MB)
+            },
+            right: quiet,
+        },
+        Behaviour {
+            name: "GOGC=off until the limit",
+            small: Program {
+                gogc: None,
+                memory_limit: Some(500.0 * MB),
+                ..program(|_| 20.0 * MB, 10.0 * MB)
+            },
+            large: Program {
+                gogc: None,
+                memory_limit: Some(4.0 * GB),
+                ..program(|_| 1.2 * GB, 10.0 * MB)
+            },
+            right: |w| match w {
+                Window::Early => &[Unsure],
+                _ => &[Steady],
+            },
+        },
+    ]
 }
