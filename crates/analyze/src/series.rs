@@ -285,25 +285,22 @@ pub fn live_heap(samples: &[Sample]) -> LiveHeap {
                 .chain(cycles.iter().map(|c| (c.t, c.next_gc as f64 / r))),
         )
     });
-    // NextGC is used only where it agrees with HeapAlloc after each
-    // collection (a memory limit or GOGC=off pins NextGC while the live
-    // heap moves): its trend must lie within the 95 % interval of theirs.
-    let agrees = |goal: &[(f64, f64)]| {
-        let Some(g) = theil_sen(goal) else {
-            return false;
-        };
-        match theil_sen(&after_gc) {
-            Some(a) if a.points >= 3 => (a.slope_low..=a.slope_high).contains(&g.slope),
-            Some(a) => {
-                g.slope.signum() == a.slope.signum()
-                    && (g.slope / a.slope) > 0.5
-                    && (g.slope / a.slope) < 2.0
-            }
-            None => false,
-        }
+    // NextGC is used only while the collector paces by GOGC: a memory
+    // limit (GOMEMLIMIT, or GOGC=off with one) pins it within a fraction of
+    // a percent while the live heap moves, over the whole data or at its
+    // end (a leak that reached the limit).
+    let goals: Vec<f64> = cycles.iter().map(|c| c.next_gc as f64).collect();
+    let pinned = is_pinned(&goals) || is_pinned(&goals[goals.len() - goals.len() / 3..]);
+    // With fewer than three collections pinning cannot be told: NextGC is
+    // used only when its trend is within a factor of two of HeapAlloc's.
+    let few_agree = |goal: &[(f64, f64)]| match (theil_sen(goal), theil_sen(&after_gc)) {
+        (Some(g), Some(a)) => (0.5..=2.0).contains(&(g.slope / a.slope)),
+        _ => false,
     };
     let (source, points) = match from_goal {
-        Some(goal) if agrees(&goal) => (LiveHeapSource::GcGoal, goal),
+        Some(goal) if !pinned && (cycles.len() >= 3 || few_agree(&goal)) => {
+            (LiveHeapSource::GcGoal, goal)
+        }
         _ => (LiveHeapSource::AfterGc, after_gc),
     };
     LiveHeap {
@@ -312,6 +309,20 @@ pub fn live_heap(samples: &[Sample]) -> LiveHeap {
         goal_ratio,
         cycles: cycles.len(),
     }
+}
+
+/// Whether NextGC stays within 0.3 % (5th to 95th percentile) over at
+/// least three collections: held by a limit, not by the live heap, which
+/// moves more than that between collections.
+fn is_pinned(goals: &[f64]) -> bool {
+    if goals.len() < 3 {
+        return false;
+    }
+    let mut sorted = goals.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let at = |q: usize| sorted[(sorted.len() - 1) * q / 100];
+    let middle = at(50);
+    middle > 0.0 && (at(95) - at(5)) / middle < 0.003
 }
 
 /// The lowest point in each of [`LIVE_HEAP_WINDOWS`] equal time windows

@@ -96,15 +96,23 @@ impl Verdict {
 /// all made from these numbers and nothing else.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Evidence {
-    /// Live heap at the start: median of the live-heap points of the first
-    /// third of the window, bytes.
+    /// Live heap at the start: lower quartile of the live-heap points of the
+    /// first third of the window (at least two points), bytes.
     pub live_heap_start_bytes: f64,
-    /// Live heap at the end: median of the points of the last third, bytes.
+    /// Live heap at the end: lower quartile of the points of the last third
+    /// (at least three points; else the last two), bytes.
     pub live_heap_end_bytes: f64,
-    /// Robust (Theil–Sen) trend of the live heap over the whole window, MB per hour.
+    /// Robust (Theil–Sen) trend of the live heap over the whole window, MB
+    /// per hour: the rate the table and every summary print, and the one
+    /// the verdict is called on.
     pub growth_mb_per_hour: f64,
-    /// Trend over the last third of the window, MB per hour: the rate the
-    /// table and the summary print, and the one a leak is called on.
+    /// 95 % interval of `growth_mb_per_hour`: lower end.
+    pub growth_low_mb_per_hour: f64,
+    /// 95 % interval of `growth_mb_per_hour`: upper end.
+    pub growth_high_mb_per_hour: f64,
+    /// Trend over the last third of the window (or its last two points
+    /// when the last third holds fewer than three), MB per hour: whether
+    /// the live heap still rises at the end.
     pub recent_growth_mb_per_hour: f64,
     /// 95 % interval of `recent_growth_mb_per_hour`: lower end.
     pub recent_growth_low_mb_per_hour: f64,
@@ -350,10 +358,10 @@ fn judge_trend(
 ) -> Trended {
     let (t0, t1) = (points[0].0, points[points.len() - 1].0);
     let window = (t1 - t0).max(f64::MIN_POSITIVE);
-    // The first tenth (at least two points): the level the window starts from.
+    // The first third (at least two points): the level the window starts from.
     let head_end = points
         .iter()
-        .position(|p| p.0 > t0 + window / 10.0)
+        .position(|p| p.0 > t0 + window / 3.0)
         .unwrap_or(points.len())
         .max(2)
         .min(points.len());
@@ -367,7 +375,14 @@ fn judge_trend(
     };
     let head = &points[..head_end];
     let tail = &points[tail_start..];
-    let level = |ps: &[(f64, f64)]| median_of(&ps.iter().map(|p| p.1).collect::<Vec<_>>());
+    // A level is the lower quartile of the points: they are upper bounds of
+    // the live heap, and a live heap that swings (work built up and freed)
+    // returns to its floor.
+    let level = |ps: &[(f64, f64)]| {
+        let mut v: Vec<f64> = ps.iter().map(|p| p.1).collect();
+        v.sort_unstable_by(f64::total_cmp);
+        v.get((v.len().saturating_sub(1)) / 4).copied()
+    };
     let start = level(head).unwrap_or(0.0);
     let end = level(tail).unwrap_or(0.0);
     let threshold = (th.min_growth_fraction * start).max(th.min_growth_bytes);
@@ -388,6 +403,8 @@ fn judge_trend(
     let threshold_rate = (threshold / window.max(3600.0)).max(th.min_growth_bytes / window);
     evidence.growth_threshold_mb_per_hour = per_hour(threshold_rate);
     evidence.growth_mb_per_hour = per_hour(overall.slope);
+    evidence.growth_low_mb_per_hour = per_hour(overall.slope_low);
+    evidence.growth_high_mb_per_hour = per_hour(overall.slope_high);
     evidence.recent_growth_mb_per_hour = per_hour(recent.slope);
     evidence.recent_growth_low_mb_per_hour = per_hour(recent.slope_low);
     evidence.recent_growth_high_mb_per_hour = per_hour(recent.slope_high);
@@ -434,9 +451,11 @@ fn judge_trend(
         );
     }
     // Levelled off: the end level is above the start by more than the
-    // threshold, and the last third no longer rises: at a third of the
-    // window's rate at most, for sure, or at no rate that counts.
-    let levelled = (recent.slope <= overall.slope / 3.0 && recent.slope_high < overall.slope)
+    // threshold, and the last third no longer rises: for sure slower than
+    // the window's average rise and at a third of it at most, or at no rate
+    // that counts.
+    let rise_rate = rise / window;
+    let levelled = (recent.slope <= rise_rate / 3.0 && recent.slope_high < rise_rate)
         || recent.slope.abs() <= threshold_rate;
     if rise > threshold && levelled {
         let above = tail
@@ -455,12 +474,13 @@ fn judge_trend(
     }
     let precise_enough =
         (overall.slope_high - overall.slope_low) / 2.0 * window <= UNEVEN * threshold;
-    // Steady: no growth rate above the threshold, no fall of more than the
-    // threshold over the window, and a trend measured well enough.
+    // Steady: no growth rate above the threshold, no rise of the level; no
+    // fall that is both sure and above the threshold over the window, nor a
+    // fall of the level of twice the threshold; a trend measured well enough.
     if !grows
         && overall.slope <= threshold_rate
-        && overall.slope * window >= -threshold
-        && rise.abs() <= threshold
+        && (overall.slope * window >= -threshold || overall.slope_high >= 0.0)
+        && (-2.0 * threshold..=threshold).contains(&rise)
         && precise_enough
     {
         return Trended::Call(
@@ -485,7 +505,7 @@ fn judge_trend(
             format_rate(evidence.recent_growth_low_mb_per_hour),
             format_rate(evidence.recent_growth_high_mb_per_hour),
         )
-    } else if overall.slope * window < -threshold || rise < -threshold {
+    } else if overall.slope * window < -threshold || rise < -2.0 * threshold {
         format!(
             "live heap is falling ({:.1} → {:.1} MB, {rate})",
             mb(start),

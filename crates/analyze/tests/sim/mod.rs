@@ -11,12 +11,13 @@
 
 use gomon_analyze::Verdict::{self, InsufficientData as Unsure, Leak, Plateau, Steady};
 use serde_json::{Value, json};
+use std::rc::Rc;
 
 /// A Go program's memory behaviour.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Program {
     /// Live heap (bytes) at `t` seconds after the process started.
-    pub live: fn(f64) -> f64,
+    pub live: Rc<dyn Fn(f64) -> f64>,
     /// Garbage allocated per second, on average.
     pub churn: f64,
     /// GOGC; `None` for GOGC=off.
@@ -198,9 +199,10 @@ pub struct Behaviour {
     pub right: fn(Window) -> &'static [Verdict],
 }
 
-fn program(live: fn(f64) -> f64, churn: f64) -> Program {
+/// A program paced by GOGC=100, without a memory limit.
+pub fn program(live: impl Fn(f64) -> f64 + 'static, churn: f64) -> Program {
     Program {
-        live,
+        live: Rc::new(live),
         churn,
         gogc: Some(100.0),
         memory_limit: None,
