@@ -97,7 +97,8 @@ impl Verdict {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Evidence {
     /// Live heap at the start: lower quartile of the live-heap points of the
-    /// first third of the window (at least two points), bytes.
+    /// first tenth of the window (at least ten points when there are thirty,
+    /// at least two), bytes.
     pub live_heap_start_bytes: f64,
     /// Live heap at the end: lower quartile of the points of the last third
     /// (at least three points; else the last two), bytes.
@@ -195,6 +196,10 @@ pub fn format_rate(mb_per_hour: f64) -> String {
 /// may add up to over the window for a `steady` call: more, and the data
 /// are too uneven to call the heap flat.
 const UNEVEN: f64 = 3.0;
+
+/// Fewest points of the start level, when the first tenth holds fewer (and
+/// there are three times as many): a live heap that swings needs them.
+const HEAD_POINTS: usize = 10;
 
 /// What the heap trend says, before GC pressure is added.
 enum Trended {
@@ -358,11 +363,13 @@ fn judge_trend(
 ) -> Trended {
     let (t0, t1) = (points[0].0, points[points.len() - 1].0);
     let window = (t1 - t0).max(f64::MIN_POSITIVE);
-    // The first third (at least two points): the level the window starts from.
+    // The first tenth, or the first ten points up to a third of them (at
+    // least two): the level the window starts from.
     let head_end = points
         .iter()
-        .position(|p| p.0 > t0 + window / 3.0)
+        .position(|p| p.0 > t0 + window / 10.0)
         .unwrap_or(points.len())
+        .max(HEAD_POINTS.min(points.len() / 3))
         .max(2)
         .min(points.len());
     // The last third, or when it holds fewer than three points (collections
