@@ -540,6 +540,65 @@ fn judge_trend(
 mod tests {
     use super::*;
 
+    /// Every field of `analyze --json` is in the schema docs/analysis.md
+    /// documents, and the schema names no field that is not written.
+    #[test]
+    fn the_json_report_has_the_fields_its_documented_schema_lists() {
+        let schema = include_str!("../../../docs/analysis.md");
+        let schema = &schema[schema.find("## `analyze --json`").unwrap_or(0)..];
+        let analysis = Analysis {
+            target: String::new(),
+            cmdline: String::new(),
+            program: String::new(),
+            samples: 0,
+            span_secs: 0.0,
+            verdict: Verdict::Steady,
+            verdicts: Vec::new(),
+            summary: String::new(),
+            evidence: Evidence::default(),
+        };
+        let value = serde_json::to_value(&analysis).unwrap_or_default();
+        let mut written: Vec<String> = Vec::new();
+        for (key, v) in value.as_object().into_iter().flatten() {
+            written.push(key.clone());
+            for inner in v.as_object().into_iter().flat_map(|o| o.keys()) {
+                written.push(inner.clone());
+            }
+        }
+        assert!(written.len() > 30, "{written:?}");
+        for key in &written {
+            assert!(
+                schema.contains(&format!("\"{key}\":")),
+                "{key} is written but not documented"
+            );
+        }
+        let documented: Vec<&str> = schema
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        for key in documented {
+            let comparison = ["analyses", "comparison", "groups", "differences"];
+            let compared = [
+                "label",
+                "lifetimes",
+                "live_heap_bytes",
+                "alloc_rate",
+                "gc_rate",
+                "gc_cpu_points",
+                "pause_p99",
+                "live_heap",
+            ];
+            assert!(
+                written.iter().any(|w| w == key)
+                    || comparison.contains(&key)
+                    || compared.contains(&key),
+                "{key} is documented but not written"
+            );
+        }
+    }
+
     /// The names people type after `--fail-on` and read in tables are the
     /// names in the JSON report.
     #[test]
