@@ -32,7 +32,9 @@ pub(crate) struct Request {
     /// JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Exit with status 1 when any target gets one of these verdicts (e.g. leak).
+    /// Exit with status 1 when any target gets one of these verdicts (e.g.
+    /// leak), or with `regression`, when a version compared (`--compare-by`)
+    /// is worse than the baseline on any measure.
     #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
     pub(crate) fail_on: Vec<String>,
     /// Memory limit (e.g. 512MiB) for the time-to-limit estimate of leaks.
@@ -79,13 +81,17 @@ fn thresholds_of(request: &Request) -> Thresholds {
     }
 }
 
+/// What `--fail-on` takes for a candidate version worse than the baseline
+/// on any measure (with `--compare-by`).
+const REGRESSION: &str = "regression";
+
 /// Accepts the verdict names `--fail-on` takes.
 fn parse_verdict(text: &str) -> Result<String, String> {
-    if Verdict::ALL.iter().any(|v| v.as_str() == text) {
+    if text == REGRESSION || Verdict::ALL.iter().any(|v| v.as_str() == text) {
         Ok(text.to_owned())
     } else {
         Err(format!(
-            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data)"
+            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data, regression)"
         ))
     }
 }
@@ -210,6 +216,9 @@ fn print_comparison(c: &Comparison) {
             d.gc_cpu_points.unwrap_or(0.0),
             pct(d.pause_p99)
         );
+        for m in &d.changes {
+            println!("    {}", m.reason);
+        }
     }
 }
 
@@ -267,6 +276,27 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
                 .any(|v| request.fail_on.iter().any(|f| f == v.as_str()))
         })
         .collect();
+    let regressions: Vec<String> = comparison
+        .iter()
+        .flat_map(|c| {
+            c.differences
+                .iter()
+                .filter(|d| d.regression)
+                .map(move |d| (d, &c.groups[0].label))
+        })
+        .map(|(d, base)| {
+            let worse: Vec<&str> = d
+                .changes
+                .iter()
+                .filter(|m| m.change == gomon_analyze::Change::Worse)
+                .map(|m| m.measure)
+                .collect();
+            format!("{} worse than {base} on {}", d.label, worse.join(", "))
+        })
+        .collect();
+    if request.fail_on.iter().any(|f| f == REGRESSION) && !regressions.is_empty() {
+        return Err(format!("--fail-on regression: {}", regressions.join("; ")));
+    }
     if !failing.is_empty() {
         let names: Vec<String> = failing
             .iter()

@@ -385,3 +385,60 @@ fn the_file_store_elasticsearch_and_opensearch_give_the_same_verdicts_on_the_mat
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Three half-hour processes of a version, polled every 10 s.
+fn version_docs(label: &str, churn: f64, seed: u64) -> Vec<Value> {
+    let program = sim::program(|_| 40e6, churn);
+    (0..3)
+        .flat_map(|i| {
+            let mut docs = program.run(1800.0, 3600.0, 10.0, seed * 10 + i);
+            for doc in &mut docs {
+                doc["service"]["address"] =
+                    Value::from(format!("http://{label}-{i}:6060/debug/vars"));
+                doc["golang"]["heap"]["cmdline"] = Value::from(format!("./app -version {label}"));
+            }
+            docs
+        })
+        .collect()
+}
+
+#[test]
+fn fail_on_regression_fails_ci_for_a_version_that_allocates_thirty_percent_more() {
+    let mut docs = version_docs("1.0", 10e6, 1);
+    docs.extend(version_docs("1.1", 13e6, 2));
+    docs.extend(version_docs("1.0.1", 10e6, 3));
+    let store = store_of("analyze-regression", &docs);
+    let run = |baseline: &str| {
+        gomon()
+            .args([
+                "analyze",
+                "--compare-by",
+                "cmdline",
+                "--baseline",
+                baseline,
+                "--fail-on",
+                "regression",
+                "--data",
+            ])
+            .arg(&store)
+            .output()
+            .unwrap()
+    };
+    let out = run("./app -version 1.0");
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("./app -version 1.1 worse than ./app -version 1.0 on allocation rate"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("1.0.1 worse"), "{stderr}");
+    assert!(stdout.contains("allocation rate worse +"), "{stdout}");
+    // The faster-allocating version as the baseline: nothing is worse.
+    let reversed = run("./app -version 1.1");
+    assert!(reversed.status.success(), "{}", text(&reversed).1);
+    assert!(
+        text(&reversed).0.contains("allocation rate better"),
+        "{}",
+        text(&reversed).0
+    );
+}

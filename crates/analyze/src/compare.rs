@@ -6,8 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::fields::{GOLANG, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get};
+use crate::regression::{Change, MeasureChange, changes};
 use crate::series::{Lifetime, live_heap_points};
 use crate::trend::{median_of, theil_sen};
+use crate::verdict::Thresholds;
 
 /// What a group of process lifetimes (one version) looked like.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,6 +51,11 @@ pub struct Difference {
     pub gc_cpu_points: Option<f64>,
     /// p99 pause, relative change.
     pub pause_p99: Option<f64>,
+    /// Per measure: worse, better, the same or unclear, with the spread of
+    /// both versions across lifetimes and windows.
+    pub changes: Vec<MeasureChange>,
+    /// Whether any measure is worse.
+    pub regression: bool,
 }
 
 /// Why a comparison cannot be made.
@@ -209,13 +216,22 @@ pub fn compare(
         ordered.insert(0, chosen);
     }
     let summaries: Vec<GroupSummary> = ordered
-        .into_iter()
-        .map(|(label, ls)| summarize(label, &ls))
+        .iter()
+        .map(|(label, ls)| summarize(label.clone(), ls))
+        .collect();
+    let th = Thresholds::default();
+    let measured: Vec<Vec<MeasureChange>> = ordered
+        .iter()
+        .skip(1)
+        .map(|(_, ls)| changes(&ordered[0].1, ls, &th))
         .collect();
     let differences = match summaries.first() {
         Some(base) => summaries[1..]
             .iter()
-            .map(|g| Difference {
+            .zip(measured)
+            .map(|(g, changes)| Difference {
+                regression: changes.iter().any(|c| c.change == Change::Worse),
+                changes,
                 label: g.label.clone(),
                 live_heap: relative(g.live_heap_bytes, base.live_heap_bytes),
                 growth_mb_per_hour: g

@@ -41,6 +41,7 @@
 
 mod compare;
 pub mod fields;
+mod regression;
 mod report;
 mod series;
 mod trend;
@@ -49,6 +50,7 @@ mod verdict;
 pub use compare::{
     CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
 };
+pub use regression::{Change, MeasureChange, SAME_WITHIN, changes};
 pub use report::{program_name, table, target_label};
 pub use series::{
     GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes,
