@@ -251,39 +251,32 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
     } else {
         judge_trend(&points, samples, th, &mut evidence)
     };
-    let (verdict, summary) = match trended {
+    // GC pressure stands for a steady heap, and comes after any other heap
+    // verdict (insufficient-data included).
+    let (verdicts, summary) = match trended {
         Trended::Call(Verdict::Steady, _) if gc_pressure => {
-            (Verdict::GcPressure, gc_pressure_summary(&evidence))
+            (vec![Verdict::GcPressure], gc_pressure_summary(&evidence))
         }
-        Trended::Call(verdict, summary) => (verdict, summary),
-        Trended::Unclear(why) if gc_pressure => (
-            Verdict::GcPressure,
+        Trended::Call(verdict, summary) if gc_pressure => (
+            vec![verdict, Verdict::GcPressure],
             format!(
-                "GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s); the live heap cannot be judged yet: {why}",
+                "{summary}; GC takes {:.1} % of CPU",
+                evidence.gc_cpu_fraction * 100.0
+            ),
+        ),
+        Trended::Call(verdict, summary) => (vec![verdict], summary),
+        Trended::Unclear(why) if gc_pressure => (
+            vec![Verdict::InsufficientData, Verdict::GcPressure],
+            format!(
+                "{why}; GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s)",
                 evidence.gc_cpu_fraction * 100.0,
                 evidence.pause_p99_ns.unwrap_or(0) / 1000,
                 evidence.gc_cycles_per_sec.unwrap_or(0.0)
             ),
         ),
-        Trended::Unclear(why) => (Verdict::InsufficientData, why),
+        Trended::Unclear(why) => (vec![Verdict::InsufficientData], why),
     };
-    let heap_unclear = verdict == Verdict::GcPressure && summary.starts_with("GC takes");
-    let mut verdicts = vec![verdict];
-    if gc_pressure && verdict != Verdict::GcPressure {
-        verdicts.push(Verdict::GcPressure);
-    }
-    if heap_unclear {
-        verdicts.push(Verdict::InsufficientData);
-    }
-    let summary =
-        if gc_pressure && verdict != Verdict::GcPressure && verdict != Verdict::InsufficientData {
-            format!(
-                "{summary}; GC takes {:.1} % of CPU",
-                evidence.gc_cpu_fraction * 100.0
-            )
-        } else {
-            summary
-        };
+    let verdict = verdicts[0];
     Analysis {
         target: lifetime.target.clone(),
         cmdline: lifetime.cmdline.clone(),
