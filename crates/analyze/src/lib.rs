@@ -40,6 +40,7 @@
 #![warn(clippy::unwrap_used)]
 
 mod compare;
+mod evidence;
 pub mod fields;
 mod regression;
 mod report;
@@ -50,6 +51,7 @@ mod verdict;
 pub use compare::{
     CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
 };
+pub use evidence::{Analysis, Evidence};
 pub use regression::{Change, MeasureChange, SAME_WITHIN, changes};
 pub use report::{program_name, table, target_label};
 pub use series::{
@@ -58,6 +60,5 @@ pub use series::{
 };
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
 pub use verdict::{
-    Analysis, DEFAULT_MIN_SPAN_SECS, Evidence, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze,
-    format_rate,
+    DEFAULT_MIN_SPAN_SECS, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze, format_rate,
 };

@@ -1,7 +1,8 @@
 //! The verdict table `gomon analyze` prints, made from the same figures as
 //! the JSON evidence.
 
-use crate::verdict::{Analysis, format_rate};
+use crate::evidence::Analysis;
+use crate::verdict::format_rate;
 
 /// The program's name from its command line: the last path component of
 /// the first word (`/opt/app/bin/checkout -port 80` → `checkout`).
@@ -111,7 +112,8 @@ pub fn table(analyses: &[Analysis]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verdict::{Evidence, Verdict};
+    use crate::evidence::Evidence;
+    use crate::verdict::Verdict;
 
     fn analysis(target: &str, cmdline: &str, verdicts: &[Verdict], growth: f64) -> Analysis {
         Analysis {
