@@ -202,7 +202,7 @@ fn gc_pressure_summary(evidence: &Evidence) -> String {
     format!(
         "live heap flat at {:.1} MB ({}), but GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s)",
         evidence.live_heap_end_bytes / MB,
-        format_rate(evidence.recent_growth_mb_per_hour),
+        format_rate(evidence.growth_mb_per_hour),
         evidence.gc_cpu_fraction * 100.0,
         evidence.pause_p99_ns.unwrap_or(0) / 1000,
         evidence.gc_cycles_per_sec.unwrap_or(0.0)

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 /// A process whose live heap moves by `slope` bytes/s (optionally levelling
 /// off at `cap`), with allocation noise, GCs every `gc_every` samples (or
-/// several per sample), and NextGC at `ratio` × the live heap.
+/// several per sample), NextGC at `ratio` × the live heap, and GC taking
+/// `cpu` of the CPU.
 #[allow(clippy::too_many_arguments)]
 fn series(
     n: usize,
@@ -19,6 +20,7 @@ fn series(
     noise: &[f64],
     gc_every: usize,
     ratio: f64,
+    cpu: f64,
 ) -> Vec<Value> {
     let mut total = 0u64;
     let mut gc = 0u64;
@@ -45,7 +47,7 @@ fn series(
                     "cmdline": "/srv/gen -x",
                     "allocations": {"allocated": allocated, "total": total},
                     "gc": {"next_gc_limit": (live * ratio) as u64, "total_count": gc,
-                           "cpu_fraction": 0.001},
+                           "cpu_fraction": cpu},
                 }}
             })
         })
@@ -120,11 +122,12 @@ proptest! {
         noise in prop::collection::vec(0.0f64..0.8, 1..40),
         gc_every in 0usize..30,
         ratio in 1.05f64..3.0,
+        cpu in prop::sample::select(vec![0.001, 0.2]),
     ) {
         let slope = base * slope_per_hour / 3600.0;
         let span = n as f64 * period;
         let cap = cap_at.map(|f| base + slope.max(0.0) * span * f);
-        let docs = series(n, period, base, slope, cap, &noise, gc_every, ratio);
+        let docs = series(n, period, base, slope, cap, &noise, gc_every, ratio, cpu);
         for life in lifetimes(&docs) {
             check(&analyze(&life, &Thresholds::default()))?;
         }
