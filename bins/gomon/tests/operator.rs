@@ -158,3 +158,33 @@ fn a_target_slower_than_its_period_skips_ticks_without_error_documents_or_delayi
     assert!(fast_docs.iter().all(|d| d.get("error").is_none()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A target that does not answer (a fetch waits up to its 10 s timeout)
+/// does not hold up a stop: SIGTERM ends gomon at once.
+#[test]
+fn a_hung_target_does_not_delay_stopping() {
+    let hung = GoApp::start(AppKind::Steady, &["-vars-delay", "60s"]);
+    let dir = temp_dir("hung-target");
+    let cfg = dir.join("gomon.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "modules:\n  - module: golang\n    period: 1s\n    hosts: [{:?}]\noutput.store.path: {:?}\nhttp.port: 0\n",
+            hung.addr(),
+            dir.join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut gomon = Running::start(&["run", "-c", &cfg.display().to_string()], &[]);
+    let _ = gomon.self_vars_url();
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = std::time::Instant::now();
+    let (status, stderr) = gomon.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "stopping took {took:?} with a fetch in flight\n{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
