@@ -125,7 +125,7 @@ fn an_unknown_key_is_reported_with_its_path_and_the_nearest_known_key() {
             "http.prot: unknown key; did you mean port?",
             "outptu: unknown key; did you mean output?",
             "output.elasticsearch.hots: unknown key; did you mean hosts?",
-            "output.logstash: unknown key (gomon reads elasticsearch, file, console here)",
+            "output.logstash: unknown key (gomon reads elasticsearch, store, file, console here)",
             "queue.disk.pth: unknown key; did you mean path?",
             "setup.template.overwirte: unknown key; did you mean overwrite?",
             "modules[0].expvar.namspace: unknown key; did you mean namespace?",
