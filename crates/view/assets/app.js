@@ -22,10 +22,24 @@
     count: (v) => units(v, 1000, ["", "k", "M", "G", "T"]),
     perSec: (v) => units(v, 1000, ["/s", "k/s", "M/s", "G/s"]),
     ns: (v) => v == null ? "–" : v >= 1e9 ? (v / 1e9).toFixed(2) + " s" : v >= 1e6 ? (v / 1e6).toFixed(v >= 1e7 ? 0 : 1) + " ms" : v >= 1e3 ? (v / 1e3).toFixed(v >= 1e4 ? 0 : 1) + " µs" : Math.round(v) + " ns",
-    pct: (v) => v == null ? "–" : (v * 100).toFixed(v >= 0.1 ? 1 : 2) + " %",
+    pct: (v) => { if (v == null) return "–"; const p = v * 100; return p.toFixed(p === 0 || p >= 10 ? 0 : p >= 1 ? 1 : p >= 0.1 ? 2 : 3) + " %"; },
+  };
+  // Axis labels: one scale for the whole axis, as many decimals as the tick step needs.
+  const SCALES = { bytes: [1000, [" B", " KB", " MB", " GB", " TB"]], rate: [1000, [" B/s", " KB/s", " MB/s", " GB/s"]],
+    count: [1000, ["", "k", "M", "G", "T"]], perSec: [1000, ["/s", "k/s", "M/s", "G/s"]], ns: [1000, [" ns", " µs", " ms", " s"]] };
+  const axisLabels = (unit, vals) => {
+    if (!SCALES[unit]) return vals.map((v) => fmt[unit](v));
+    const [base, names] = SCALES[unit];
+    const top = Math.max(...vals.map((v) => Math.abs(v || 0)));
+    let div = 1, i = 0;
+    while (top / div >= base && i < names.length - 1) { div *= base; i++; }
+    const step = vals.length > 1 ? Math.abs(vals[1] - vals[0]) / div : 1;
+    const decimals = step > 0 ? Math.min(3, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 0;
+    return vals.map((v) => v == null ? "" : (v / div).toFixed(decimals) + names[i]);
   };
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const when = (ms) => new Date(ms).toLocaleString();
+  const hhmm = (ms) => new Date(ms).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
   // ---------- the panels of Metricbeat's Golang overview, and gomon's own ----------
   const PANELS = [
@@ -57,14 +71,14 @@
       { col: "gc.cpu_fraction", label: "GC CPU fraction (right)", color: COLORS[4], right: true },
     ] },
     { id: "pauses", title: "GC pauses", note: "per interval", unit: "ns", series: [
-      { col: "gc.pause.sum.ns", label: "sum", color: COLORS[2] },
-      { col: "gc.pause.max.ns", label: "max", color: COLORS[4] },
-      { col: "gc.pause.avg.ns", label: "avg", color: COLORS[0] },
+      { col: "gc.pause.sum.ns", label: "sum", points: true, color: COLORS[2] },
+      { col: "gc.pause.max.ns", label: "max", points: true, color: COLORS[4] },
+      { col: "gc.pause.avg.ns", label: "avg", points: true, color: COLORS[0] },
     ] },
     { id: "percentiles", title: "GC pause percentiles", note: "per interval", unit: "ns", series: [
-      { col: "gc.pause.p50.ns", label: "p50", color: COLORS[5] },
-      { col: "gc.pause.p95.ns", label: "p95", color: COLORS[1] },
-      { col: "gc.pause.p99.ns", label: "p99", color: COLORS[4] },
+      { col: "gc.pause.p50.ns", label: "p50", points: true, color: COLORS[5] },
+      { col: "gc.pause.p95.ns", label: "p95", points: true, color: COLORS[1] },
+      { col: "gc.pause.p99.ns", label: "p99", points: true, color: COLORS[4] },
     ] },
   ];
 
@@ -121,7 +135,7 @@
   // ---------- charts ----------
   const charts = new Map(); // id -> { u, el }
   const hook = { firstChartMs: null, drawn: 0 };
-  const axisFmt = (unit) => (u, vals) => vals.map((v) => fmt[unit](v));
+  const axisFmt = (unit) => (u, vals) => axisLabels(unit, vals);
   const restartsPlugin = (getMarks) => ({
     hooks: {
       draw: (u) => {
@@ -151,6 +165,21 @@
     }
   };
   const chartWidth = (el) => Math.max(260, el.clientWidth - 20);
+  // Time labels on one line: the clock, with the date once the range spans days.
+  const pad = (n) => String(n).padStart(2, "0");
+  const timeLabels = (u, splits) => {
+    const span = (u.scales.x.max - u.scales.x.min) || 1;
+    const step = splits.length > 1 ? splits[1] - splits[0] : span;
+    return splits.map((t) => {
+      const d = new Date(t * 1000);
+      const clock = `${pad(d.getHours())}:${pad(d.getMinutes())}` + (step < 60 ? `:${pad(d.getSeconds())}` : "");
+      return span > 86400 * 1.5 ? `${pad(d.getDate())}/${pad(d.getMonth() + 1)}` + (step < 86400 ? " " + clock : "") : clock;
+    });
+  };
+  // Room for the widest label of a value axis.
+  const axisSize = (u, values) => 26 + 7 * Math.max(3, ...(values || []).map((v) => String(v).length));
+  // The legend shows the value under the cursor, and the latest value when the cursor is elsewhere.
+  const latest = (u, sidx) => { const col = u.data[sidx]; for (let i = col.length - 1; i >= 0; i--) if (col[i] != null) return col[i]; return null; };
 
   const makeChart = (id, container, { title, note, wide, height, unit, unit2, series, closable }, data) => {
     let entry = charts.get(id);
@@ -159,14 +188,14 @@
       cursor: { sync: { key: "gomon" }, drag: { x: true, y: false, setScale: false } },
       scales: { x: { time: true } },
       axes: [
-        { stroke: "#8a9ab0", grid: { stroke: "#1c2636" }, ticks: { stroke: "#243147" } },
-        { stroke: "#8a9ab0", grid: { stroke: "#1c2636" }, ticks: { stroke: "#243147" }, values: axisFmt(unit), size: 64 },
+        { stroke: "#8a9ab0", grid: { stroke: "#1c2636" }, ticks: { stroke: "#243147" }, values: timeLabels, space: 80 },
+        { stroke: "#8a9ab0", grid: { stroke: "#1c2636" }, ticks: { stroke: "#243147" }, values: axisFmt(unit), size: axisSize },
       ],
-      series: [{ value: (u, v) => v == null ? "–" : new Date(v * 1000).toLocaleTimeString() }].concat(series.map((s) => ({
+      series: [{ value: (u, v) => v == null ? "latest" : new Date(v * 1000).toLocaleTimeString() }].concat(series.map((s) => ({
         label: s.label, stroke: s.color, width: s.width || 1.5, dash: s.dash, scale: s.right ? "y2" : "y",
         spanGaps: s.col === "live" || !!s.trend,
-        points: s.points ? { show: true, size: 5, fill: s.color } : { show: false },
-        value: (u, v) => fmt[s.right ? unit2 || unit : unit](v),
+        points: s.points ? { show: true, size: s.col === "live" ? 5 : 3, fill: s.color } : { show: false },
+        value: (u, v, sidx, idx) => fmt[s.right ? unit2 || unit : unit](idx == null ? latest(u, sidx) : v),
       }))),
       hooks: {
         draw: [drawnHook],
@@ -182,7 +211,7 @@
     };
     if (series.some((s) => s.right)) {
       opts.scales.y2 = {};
-      opts.axes.push({ scale: "y2", side: 1, stroke: "#8a9ab0", grid: { show: false }, values: axisFmt(unit2 || unit), size: 64 });
+      opts.axes.push({ scale: "y2", side: 1, stroke: "#8a9ab0", grid: { show: false }, values: axisFmt(unit2 || unit), size: axisSize });
     }
     if (entry && entry.u.series.length === opts.series.length) {
       entry.u.setData(data);
@@ -282,18 +311,20 @@
     if (!last) { box.className = "verdict"; box.innerHTML = `<span class="word">no data</span><span class="summary">No heap documents in this range.</span>`; return; }
     const e = last.evidence;
     const also = last.verdicts.filter((v) => v !== last.verdict);
-    const items = [
+    const trendKnown = last.verdict !== "insufficient-data";
+    const items = (trendKnown ? [
       ["live heap", `${fmt.bytes(e.live_heap_start_bytes)} → ${fmt.bytes(e.live_heap_end_bytes)}`],
       ["growth", `${e.growth_mb_per_hour.toFixed(1)} MB/h`],
       ["recent growth", `${e.recent_growth_mb_per_hour.toFixed(1)} MB/h`],
       ["confidence", e.confidence == null ? "–" : Math.round(e.confidence * 100) + " %"],
+    ] : []).concat([
       ["GC limit", `${fmt.bytes(e.gc_limit_start_bytes)} → ${fmt.bytes(e.gc_limit_end_bytes)}`],
       ["GC CPU", fmt.pct(e.gc_cpu_fraction)],
       ["p99 pause", fmt.ns(e.pause_p99_ns)],
       ["GC cycles", e.gc_cycles_per_sec == null ? "–" : e.gc_cycles_per_sec.toFixed(2) + "/s"],
       ["allocation", fmt.rate(e.alloc_bytes_per_sec)],
       ["samples", `${last.samples} over ${Math.round(last.span_secs)} s`],
-    ];
+    ]);
     if (e.seconds_to_limit != null) items.push(["limit reached in", Math.round(e.seconds_to_limit / 60) + " min"]);
     box.className = "verdict " + last.verdict;
     box.dataset.verdict = last.verdict;
@@ -368,7 +399,7 @@
   const renderRanges = () => {
     const box = $("ranges");
     box.innerHTML = RANGES.map(([k]) => `<button type="button" data-r="${k}" class="${state.r === k ? "on" : ""}">${k}</button>`).join("")
-      + (state.r ? "" : `<button type="button" class="on" title="Dragged range; pick a preset to go back to live">${new Date(state.from).toLocaleTimeString()} – ${new Date(state.to).toLocaleTimeString()}</button>`);
+      + (state.r ? "" : `<button type="button" class="on span" title="${esc(when(state.from))} – ${esc(when(state.to))}: a dragged range; pick a preset to follow live data again">${hhmm(state.from)}–${hhmm(state.to)}</button>`);
     box.querySelectorAll("[data-r]").forEach((b) => b.onclick = () => { state.r = b.dataset.r; state.from = state.to = null; reload(); });
   };
   const reload = async (quiet) => {

@@ -137,7 +137,12 @@ async fn targets(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<
 
 /// The verdict of a target's most recent process over its last
 /// [`VERDICT_SPAN_MS`], reused for [`VERDICT_TTL_MS`].
-async fn verdict_of(state: &State, address: &str, last_ms: i64, now: i64) -> Result<Value, ApiError> {
+async fn verdict_of(
+    state: &State,
+    address: &str,
+    last_ms: i64,
+    now: i64,
+) -> Result<Value, ApiError> {
     if let Ok(cache) = state.verdicts.lock()
         && let Some((at, verdict)) = cache.get(address)
         && now - at < VERDICT_TTL_MS
@@ -150,9 +155,10 @@ async fn verdict_of(state: &State, address: &str, last_ms: i64, now: i64) -> Res
     };
     let owned = address.to_owned();
     let docs = blocking(state, move |r| r.documents(Some(&owned), range)).await?;
-    let verdict = analyse(&docs).pop().map_or(Value::Null, |a| {
-        json!({"verdict": a.analysis.verdict, "summary": a.analysis.summary})
-    });
+    let verdict = analyse(&docs).pop().map_or(
+        Value::Null,
+        |a| json!({"verdict": a.analysis.verdict, "summary": a.analysis.summary}),
+    );
     if let Ok(mut cache) = state.verdicts.lock() {
         cache.insert(address.to_owned(), (now, verdict.clone()));
     }
@@ -193,7 +199,13 @@ async fn expvar(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<V
     let target = known_target(&state, &params).await?;
     let (address, name) = (target.clone(), field.clone());
     let known = blocking(&state, move |r| {
-        let fields = r.expvar_fields(&address, TimeRange { from_ms: 0, to_ms: i64::MAX })?;
+        let fields = r.expvar_fields(
+            &address,
+            TimeRange {
+                from_ms: 0,
+                to_ms: i64::MAX,
+            },
+        )?;
         if !fields.contains(&name) {
             return Ok(None);
         }
@@ -203,7 +215,9 @@ async fn expvar(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<V
     let Some(series) = known else {
         return Err(ApiError::not_found(
             "field",
-            format!("target {target:?} has no numeric expvar field {field:?} (GET /api/expvar/fields lists them)"),
+            format!(
+                "target {target:?} has no numeric expvar field {field:?} (GET /api/expvar/fields lists them)"
+            ),
         ));
     };
     let values = series

@@ -170,7 +170,9 @@ fn time(name: &'static str, text: &str, now_ms: i64) -> Result<i64, ApiError> {
     let bad = || {
         ApiError::bad(
             name,
-            format!("{name} must be Unix milliseconds, \"now\" or \"now-<n><s|m|h|d>\", not {text:?}"),
+            format!(
+                "{name} must be Unix milliseconds, \"now\" or \"now-<n><s|m|h|d>\", not {text:?}"
+            ),
         )
     };
     if let Some(rest) = text.strip_prefix("now") {
@@ -236,7 +238,15 @@ mod tests {
 
     #[test]
     fn malformed_times_name_their_parameter() {
-        for bad in ["", "now+1h", "now-h", "now-1w", "-5", "1.5", "now-99999999999d"] {
+        for bad in [
+            "",
+            "now+1h",
+            "now-h",
+            "now-1w",
+            "-5",
+            "1.5",
+            "now-99999999999d",
+        ] {
             let e = params(&[("to", bad)]).range(NOW, 1, &[]).unwrap_err();
             assert_eq!((e.status, e.parameter), (400, Some("to")), "{bad:?}");
         }

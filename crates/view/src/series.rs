@@ -21,11 +21,7 @@ pub const STALE_AFTER_MS: i64 = 60_000;
 /// word (`/srv/bin/orders -addr :6060` → `orders`); empty for no command line.
 pub fn program_name(cmdline: &str) -> String {
     let first = cmdline.split_whitespace().next().unwrap_or_default();
-    first
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(first)
-        .to_owned()
+    first.rsplit(['/', '\\']).next().unwrap_or(first).to_owned()
 }
 
 /// `up` or `down`: down when the last fetch failed or nothing came for
@@ -158,10 +154,7 @@ mod tests {
     fn rates_skip_gaps_and_restarts() {
         let ts = [0, 2000, 4000, 6000, 8000];
         let v = [Some(0.0), Some(10.0), None, Some(30.0), Some(2.0)];
-        assert_eq!(
-            per_second(&ts, &v),
-            vec![None, Some(5.0), None, None, None]
-        );
+        assert_eq!(per_second(&ts, &v), vec![None, Some(5.0), None, None, None]);
     }
 
     #[test]
