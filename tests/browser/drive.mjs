@@ -7,10 +7,12 @@
 //     --chromium /usr/bin/chromium --url http://127.0.0.1:5067/ \
 //     --target http://127.0.0.1:6061/debug/vars --field example.requests \
 //     --screenshot target/test-artifacts/view-leaky.png [--phone-screenshot P] [--bench N]
+//     [--compare OTHER_ADDRESS] [--restart-target ADDRESS --restart-screenshot P]
 //
 // Steps: open the page; click the target in the list; wait for its charts;
 // record each chart's series and points; add the custom variable through
-// the picker; reopen the shared URL and check it restores the same view;
+// the picker; overlay another target; reopen the shared URL and check it
+// restores the same view; open a target that restarted;
 // drag across a chart to zoom; take screenshots (laptop, phone); optionally
 // measure the time to the first chart drawn N times. Console errors,
 // uncaught exceptions and failed loads are collected throughout.
@@ -173,11 +175,36 @@ if (args.field) {
 report.hash = await evaluate("location.hash");
 if (args.screenshot) await screenshot(args.screenshot, laptop, true);
 
+// 2b. Overlay another target with its "+" button, then take it off again.
+if (args.compare) {
+  const other = JSON.stringify(args.compare);
+  const plus = `[...document.querySelectorAll("#targets li")].find((li) => li.dataset.address === ${other}).querySelector(".add")`;
+  const before = (await chartsOf()).find((c) => c.id === "heap").series;
+  await evaluate(`${plus}.click()`);
+  await settled("the overlay", `window.gomonView.state.cmp.includes(${other}) && window.gomonView.charts().find((c) => c.id === "heap").series > ${before}`);
+  report.compared = { charts: await chartsOf(), hash: await evaluate("location.hash"), legend: await evaluate(`document.querySelector('[data-chart="heap"] .u-legend').innerText`) };
+  await evaluate(`${plus}.click()`);
+  await settled("the overlay removed", `window.gomonView.charts().find((c) => c.id === "heap").series === ${before}`);
+}
+
 // 3. The shared URL opens the same view in a fresh page load.
 await send("Page.navigate", { url: "about:blank" });
 await open(base + report.hash);
 await settled("the shared view", `window.gomonView.state.t === ${quoted} && window.gomonView.charts().length >= ${report.charts.length + (args.field ? 1 : 0)}`);
 report.reopened = { target: await evaluate("window.gomonView.state.t"), charts: await chartsOf() };
+
+// 3b. A target that restarted: its restarts are marked on the time axis.
+if (args["restart-target"]) {
+  const other = JSON.stringify(args["restart-target"]);
+  await evaluate(`[...document.querySelectorAll("#targets li")].find((li) => li.dataset.address === ${other}).querySelector(".name").click()`);
+  await settled("the restarted target", `window.gomonView.state.t === ${other} && window.gomonView.charts().length >= 7 && window.gomonView.verdict()`);
+  report.restarted = {
+    restarts: await evaluate("window.gomonView.restarts()"),
+    stat: await evaluate(`[...document.querySelectorAll(".stat")].map((s) => s.innerText.replace(/\\n/g, ": ")).find((s) => s.startsWith("Restarts"))`),
+    verdictText: await evaluate(`document.getElementById("verdict").innerText`),
+  };
+  if (args["restart-screenshot"]) await screenshot(args["restart-screenshot"], laptop, false);
+}
 
 // 4. Drag across the live-heap chart to zoom into a range.
 const box = await evaluate(`(() => { const r = document.querySelector('[data-chart="live"] .u-over').getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; })()`);

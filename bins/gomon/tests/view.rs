@@ -76,13 +76,14 @@ fn target_of<'a>(targets: &'a Value, address: &str) -> &'a Value {
 }
 
 /// Runs `gomon run --view` on the leaking, steady and GC-heavy apps at 1 s
-/// for [`FILL`], checking while it runs that the view follows the agent.
+/// for [`FILL`], checking while it runs that the view follows the agent;
+/// the GC-heavy app is restarted half-way.
 fn filled() -> &'static Filled {
     static FILLED: OnceLock<Filled> = OnceLock::new();
     FILLED.get_or_init(|| {
         let dir = temp_dir("view-store");
         let data = dir.join("data");
-        let apps: Vec<GoApp> = [AppKind::Leaking, AppKind::Steady, AppKind::GcHeavy]
+        let mut apps: Vec<GoApp> = [AppKind::Leaking, AppKind::Steady, AppKind::GcHeavy]
             .into_iter()
             .map(|kind| GoApp::start(kind, &[]))
             .collect();
@@ -116,7 +117,15 @@ fn filled() -> &'static Filled {
         let leaking = apps[0].vars_url();
         // While the agent writes, the view sees each target's latest row move.
         let mut seen = Vec::new();
+        let mut restarted = false;
         while started.elapsed() < FILL {
+            if !restarted && started.elapsed() > FILL / 2 {
+                // The GC-heavy app restarts on the same address: a new process.
+                let addr = apps[2].addr().to_owned();
+                apps.pop();
+                apps.push(GoApp::start(AppKind::GcHeavy, &["-addr", &addr]));
+                restarted = true;
+            }
             std::thread::sleep(Duration::from_secs(4));
             let (status, targets) = get(&format!("{url}api/targets"));
             assert_eq!(status, 200, "{targets}");
@@ -251,6 +260,12 @@ fn the_page_in_a_real_browser_draws_every_chart_and_shows_the_leak() {
             &phone.display().to_string(),
             "--bench",
             "3",
+            "--compare",
+            &filled.steady,
+            "--restart-target",
+            &filled.gcheavy,
+            "--restart-screenshot",
+            &artifacts.join("view-restarted.png").display().to_string(),
         ],
     );
 
@@ -326,6 +341,36 @@ fn the_page_in_a_real_browser_draws_every_chart_and_shows_the_leak() {
         "{}",
         report["customNote"]
     );
+
+    // Another target overlaid: each chart gets its series again, dashed.
+    let compared = &report["compared"];
+    assert_eq!(
+        chart(&compared["charts"], "heap")["series"],
+        8,
+        "{compared}"
+    );
+    assert_eq!(
+        chart(&compared["charts"], "live")["series"],
+        9,
+        "{compared}"
+    );
+    assert!(
+        compared["hash"]
+            .as_str()
+            .is_some_and(|h| h.contains("cmp=")),
+        "{compared}"
+    );
+    assert!(
+        compared["legend"]
+            .as_str()
+            .is_some_and(|l| l.contains("steady")),
+        "{compared}"
+    );
+
+    // The restarted app: its restart is marked on the time axis and counted.
+    let restarted = &report["restarted"];
+    assert_eq!(restarted["restarts"], 1, "{restarted}");
+    assert_eq!(restarted["stat"], "Restarts: 1", "{restarted}");
 
     // The URL carries target, range and variables: reopened, it is the same view.
     let hash = report["hash"].as_str().unwrap_or_default();
@@ -490,7 +535,7 @@ fn the_api_answers_bad_input_with_a_4xx_naming_the_parameter() {
 }
 
 #[test]
-fn gomon_view_refuses_a_store_written_by_a_newer_version_and_a_missing_one() {
+fn gomon_view_refuses_a_newer_store_a_missing_one_and_an_elasticsearch_config() {
     let dir = temp_dir("view-newer");
     let path = dir.join(gomon_store::DEFAULT_FILE);
     drop(gomon_store::Store::open(&path, gomon_store::StoreSettings::default()).expect("a store"));
@@ -529,6 +574,30 @@ fn gomon_view_refuses_a_store_written_by_a_newer_version_and_a_missing_one() {
     assert!(!output.status.success(), "{stderr}");
     assert!(
         stderr.contains("no store at") && stderr.contains("gomon run"),
+        "{stderr}"
+    );
+
+    // A configuration whose output is Elasticsearch has no embedded store to show.
+    let config = empty.join("es.yml");
+    std::fs::write(
+        &config,
+        "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\noutput.elasticsearch:\n  hosts: [\"http://127.0.0.1:9\"]\n",
+    )
+    .expect("write the config");
+    let output = support::gomon()
+        .args([
+            "view",
+            "-c",
+            &config.display().to_string(),
+            "--listen",
+            &listen,
+        ])
+        .output()
+        .expect("run gomon view");
+    let (_, stderr) = support::text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("es.yml") && stderr.contains("embedded store"),
         "{stderr}"
     );
 }

@@ -468,6 +468,7 @@
       nonEmpty: u.data.slice(1).filter((col) => col.some((v) => v != null)).length,
     })),
     verdict: () => $("verdict").dataset.verdict || null,
+    restarts: () => restartMarks.length,
     fields: () => [...$("fields").options].map((o) => o.value),
     state,
   };
