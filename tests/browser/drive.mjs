@@ -7,7 +7,7 @@
 //     --chromium /usr/bin/chromium --url http://127.0.0.1:5067/ \
 //     --target http://127.0.0.1:6061/debug/vars --field example.requests \
 //     --screenshot target/test-artifacts/view-leaky.png [--phone-screenshot P] [--bench N]
-//     [--compare OTHER_ADDRESS] [--restart-target ADDRESS --restart-screenshot P]
+//     [--bench-range 5m|15m|1h|6h|24h|7d|30d] [--compare OTHER_ADDRESS] [--restart-target ADDRESS --restart-screenshot P]
 //
 // Steps: open the page; click the target in the list; wait for its charts;
 // record each chart's series and points; add the custom variable through
@@ -233,7 +233,7 @@ await send("Emulation.setDeviceMetricsOverride", laptop);
 // 6. Time to the first chart drawn, from navigation start, cache disabled.
 if (args.bench) {
   report.firstChartMs = [];
-  const url = base + "#" + new URLSearchParams({ t: args.target, r: "5m" }).toString();
+  const url = base + "#" + new URLSearchParams({ t: args.target, r: args["bench-range"] || "5m" }).toString();
   for (let i = 0; i < Number(args.bench); i++) {
     await send("Page.navigate", { url: "about:blank" });
     await sleep(200);

@@ -308,7 +308,8 @@
     const box = $("verdict");
     const lts = analysis ? analysis.lifetimes : [];
     const last = lts[lts.length - 1];
-    if (!last) { box.className = "verdict"; box.innerHTML = `<span class="word">no data</span><span class="summary">No heap documents in this range.</span>`; return; }
+    if (!analysis) { box.className = "verdict"; box.dataset.verdict = ""; box.innerHTML = `<span class="word">…</span><span class="summary">Analysing the live heap…</span>`; return; }
+    if (!last) { box.className = "verdict"; box.dataset.verdict = ""; box.innerHTML = `<span class="word">no data</span><span class="summary">No heap documents in this range.</span>`; return; }
     const e = last.evidence;
     const also = last.verdicts.filter((v) => v !== last.verdict);
     const trendKnown = last.verdict !== "insufficient-data";
@@ -417,17 +418,22 @@
     const job = (async () => {
       try {
         const n = points();
-        const [h, a, ...cmps] = await Promise.all([
+        // The analysis can take longer than the series: the charts are drawn
+        // first, the verdict and the trend line when it arrives.
+        const analysed = api("/api/analysis", { target: state.t, from: r.from, to: r.to });
+        const [h, ...cmps] = await Promise.all([
           api("/api/heap", { target: state.t, from: r.from, to: r.to, points: n }),
-          api("/api/analysis", { target: state.t, from: r.from, to: r.to }),
           ...state.cmp.map((c) => api("/api/heap", { target: c, from: r.from, to: r.to, points: n })),
         ]);
-        heap = h; analysis = a; cmpHeaps = cmps;
+        heap = h; cmpHeaps = cmps;
         if (lastTarget !== state.t) {
           for (const id of [...charts.keys()]) dropChart(id);
           lastTarget = state.t;
+          analysis = null;
           loadFields(r).catch(showError);
         }
+        renderHeap();
+        analysis = await analysed;
         renderHeap();
         await renderCustom(r);
         showError(null);

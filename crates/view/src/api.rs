@@ -13,13 +13,18 @@ use gomon_store::{Reader, TimeRange};
 use serde_json::{Value, json};
 
 use crate::query::{ApiError, Params};
-use crate::series::{analyse, is_counter, per_second, program_name, status};
+use crate::series::{analyse, documents_from_series, is_counter, per_second, program_name, status};
 
-/// The longest span one analysis reads (its most recent part): the verdict
-/// is about the recent heap, and 24 h of 1 s data is 86,400 documents.
-const ANALYSIS_SPAN_MS: i64 = 24 * 3_600_000;
-/// How far back the target list's verdict looks from a target's last document.
+/// The longest range analysed from raw rows, exactly as `gomon analyze`
+/// does; longer ranges are analysed from [`ANALYSIS_POINTS`] steps of the
+/// downsampled series (a day of 1 s rows would take seconds to read).
+const RAW_ANALYSIS_MS: i64 = 2 * 3_600_000;
+/// Steps of a downsampled analysis.
+const ANALYSIS_POINTS: usize = 1_500;
+/// How far back the target list's verdict looks from a target's last
+/// document, and in how many steps.
 const VERDICT_SPAN_MS: i64 = 30 * 60_000;
+const VERDICT_POINTS: usize = 600;
 /// How long a target's verdict in the list is reused before it is recomputed.
 const VERDICT_TTL_MS: i64 = 15_000;
 /// Default span of a chart query.
@@ -154,7 +159,11 @@ async fn verdict_of(
         to_ms: last_ms.saturating_add(1),
     };
     let owned = address.to_owned();
-    let docs = blocking(state, move |r| r.documents(Some(&owned), range)).await?;
+    let docs = blocking(state, move |r| {
+        r.heap_series(&owned, range, VERDICT_POINTS)
+            .map(|series| documents_from_series(&owned, &series))
+    })
+    .await?;
     let verdict = analyse(&docs).pop().map_or(
         Value::Null,
         |a| json!({"verdict": a.analysis.verdict, "summary": a.analysis.summary}),
@@ -243,21 +252,24 @@ async fn expvar(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<V
 
 async fn analysis(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<Value>, ApiError> {
     let params = Params::new(q);
-    let requested = params.range(now_ms(), DEFAULT_SPAN_MS, &["target"])?;
+    let range = params.range(now_ms(), DEFAULT_SPAN_MS, &["target"])?;
     let target = known_target(&state, &params).await?;
-    let range = TimeRange {
-        from_ms: requested.from_ms.max(requested.to_ms - ANALYSIS_SPAN_MS),
-        to_ms: requested.to_ms,
-    };
     let address = target.clone();
-    let docs = blocking(&state, move |r| r.documents(Some(&address), range)).await?;
-    let lifetimes = tokio::task::spawn_blocking(move || analyse(&docs))
-        .await
-        .map_err(|e| ApiError::store(format!("the analysis task failed: {e}")))?;
+    let (step_ms, lifetimes) = blocking(&state, move |r| {
+        let (step_ms, docs) = if range.to_ms - range.from_ms <= RAW_ANALYSIS_MS {
+            (0, r.documents(Some(&address), range)?)
+        } else {
+            let series = r.heap_series(&address, range, ANALYSIS_POINTS)?;
+            (series.step_ms, documents_from_series(&address, &series))
+        };
+        Ok((step_ms, analyse(&docs)))
+    })
+    .await?;
     Ok(Json(json!({
         "target": target,
         "from_ms": range.from_ms,
         "to_ms": range.to_ms,
+        "step_ms": step_ms,
         "lifetimes": lifetimes,
     })))
 }
