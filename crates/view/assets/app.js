@@ -255,7 +255,7 @@
       const v = verdictOf(t);
       li.innerHTML = `<span class="dot ${t.status}" title="${esc(t.status)}${t.last_error ? ": " + esc(t.last_error) : ""}"></span>
         <span class="name"><b>${esc(t.program || t.address)}</b><small>${esc(t.address)}</small></span>
-        ${v ? `<span class="badge ${esc(v)}" title="${esc(t.verdict.summary)}">${esc(v)}</span>` : "<span></span>"}
+        ${v ? `<span class="badge ${esc(v)}" title="${esc(v)}: ${esc(t.verdict.summary)}">${esc(v === "insufficient-data" ? "too short" : v)}</span>` : "<span></span>"}
         ${t.address !== state.t ? `<button class="add" title="Overlay on the open target" aria-label="Compare">+</button>` : "<span></span>"}`;
       li.onclick = (ev) => {
         if (ev.target.classList.contains("add")) {
