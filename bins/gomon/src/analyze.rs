@@ -132,6 +132,13 @@ async fn read_documents(
             ));
         }
         (HistorySource::FileStore { dir }, _) => format!("{} ({n} documents)", dir.display()),
+        (HistorySource::Store { file }, 0) => {
+            return Err(format!(
+                "no documents in {} (run `gomon run` or `gomon demo` first)",
+                file.display()
+            ));
+        }
+        (HistorySource::Store { file }, _) => format!("{} ({n} documents)", file.display()),
     };
     Ok((stored.docs, source))
 }

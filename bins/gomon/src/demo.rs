@@ -1,5 +1,5 @@
-//! `gomon demo`: the example Go apps, monitored for a while into the file
-//! store, with progress, a summary and the verdicts printed.
+//! `gomon demo`: the example Go apps, monitored for a while into the
+//! embedded store, with progress, a summary and the verdicts printed.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -139,7 +139,8 @@ pub(crate) async fn run(
         Err(e) => println!("  cannot analyze {}: {e}", store.display()),
     }
     println!(
-        "  data: {} (NDJSON, one document per line)",
+        "  data: {} (SQLite; `gomon analyze --data {}`)",
+        store.join(gomon_agent::STORE_FILE).display(),
         store.display()
     );
     println!("  the example apps are stopped.");

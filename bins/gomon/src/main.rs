@@ -24,7 +24,7 @@ use gomon_agent::{Agent, default_data_dir};
 use tokio::sync::watch;
 
 /// Monitors Go programs through their expvar endpoint (/debug/vars) and ships
-/// heap, GC and custom metrics to Elasticsearch, or to a local file store.
+/// heap, GC and custom metrics to Elasticsearch, or to an embedded store.
 #[derive(Debug, Parser)]
 #[command(name = "gomon", version, about, long_about = None)]
 struct Cli {
@@ -63,7 +63,7 @@ enum Command {
         /// Configuration file (YAML or TOML; a metricbeat.yml works).
         #[arg(short, long)]
         config: Option<PathBuf>,
-        /// Folder of the file store when no output is configured.
+        /// Folder of the embedded store (gomon.db) when no output is configured.
         #[arg(long)]
         data: Option<PathBuf>,
         /// Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.
@@ -89,7 +89,7 @@ enum Command {
     /// leak, plateau, gc-pressure, steady or insufficient-data, with evidence.
     ///
     /// Examples:
-    ///   gomon analyze                              (the default file store)
+    ///   gomon analyze                              (the default embedded store)
     ///   gomon analyze -c gomon.yml --since 1h --fail-on leak
     ///   gomon analyze --data DIR --compare-by expvar:app.version --json
     #[command(verbatim_doc_comment)]
@@ -117,8 +117,27 @@ enum Command {
     ///   gomon view --data DIR --listen 127.0.0.1:8080
     #[command(verbatim_doc_comment)]
     View(view::Request),
-    /// Build the example Go apps, monitor them for a while into the file
-    /// store, and report what was seen. Needs `go` on PATH; leaves nothing running.
+    /// Load NDJSON files (output.file, the file store of earlier versions,
+    /// Metricbeat's file output) into the embedded store. Importing twice
+    /// stores each document once.
+    ///
+    /// Examples:
+    ///   gomon import ~/.local/share/gomon            (every *.ndjson* file there)
+    ///   gomon import --data DIR metricbeat.ndjson
+    #[command(verbatim_doc_comment)]
+    Import {
+        /// NDJSON files, or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Configuration file whose output.store to fill.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// Folder of the store (default: the data folder).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Build the example Go apps, monitor them for a while into the
+    /// embedded store, and report what was seen. Needs `go` on PATH; leaves nothing running.
     ///
     /// Examples:
     ///   gomon demo
@@ -131,7 +150,7 @@ enum Command {
         /// Fetch period.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
         period: Duration,
-        /// Folder of the demo's file store (default: <data dir>/demo).
+        /// Folder of the demo's store (default: <data dir>/demo).
         #[arg(long)]
         data: Option<PathBuf>,
         /// The examples/go folder (default: found from the current folder or the build).
@@ -211,6 +230,11 @@ fn main() -> ExitCode {
             Command::Setup { config, overwrite } => setup(&config, overwrite).await,
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
+            Command::Import {
+                paths,
+                config,
+                data,
+            } => import(&paths, config.as_deref(), data),
             Command::Demo {
                 duration,
                 period,
@@ -301,7 +325,7 @@ async fn run(
             .unwrap_or_default()
     );
     let running = tokio::spawn(agent.run(stop_rx.clone()));
-    let view = match view::beside_agent(&view, &data, stop_rx).await {
+    let view = match view::beside_agent(&view, &config, &data, stop_rx).await {
         Ok(view) => view,
         Err(e) => {
             let _ = stop_tx.send(true);
@@ -348,6 +372,30 @@ async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {
         writeln!(out, "{}", event.to_value(&origin))
             .map_err(|e| format!("cannot write to stdout: {e}"))?;
     }
+    Ok(())
+}
+
+fn import(paths: &[PathBuf], config: Option<&Path>, data: Option<PathBuf>) -> Result<(), String> {
+    let config = config
+        .map(Config::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let data = data.unwrap_or_else(default_data_dir);
+    let store = gomon_agent::import::store_file(config.as_ref(), &data);
+    let reports = gomon_agent::import::import_paths(&store, paths).map_err(|e| e.to_string())?;
+    for report in &reports {
+        for problem in &report.problems {
+            eprintln!("gomon: skipped {problem}");
+        }
+        println!(
+            "imported {} heap and {} expvar documents from {} file(s), {} lines skipped",
+            report.heap,
+            report.expvar,
+            report.files.len(),
+            report.skipped
+        );
+    }
+    println!("store: {}", store.display());
     Ok(())
 }
 

@@ -35,19 +35,24 @@ pub(crate) struct RunView {
     listen: SocketAddr,
 }
 
-/// The store file `gomon view` reads.
+/// The store file `gomon view` reads: the config's `output.store`, else
+/// `gomon.db` in the data folder, as `gomon run` writes it.
 fn store_path(config: Option<&Path>, data: Option<PathBuf>) -> Result<PathBuf, String> {
-    if let Some(path) = config {
-        let config = Config::load(path).map_err(|e| e.to_string())?;
-        if config.output.elasticsearch.is_some() {
-            return Err(format!(
-                "{}: the output is Elasticsearch; gomon view reads the embedded store (use Kibana or OpenSearch Dashboards on that server)",
-                path.display()
-            ));
+    let config = match config {
+        Some(path) => {
+            let config = Config::load(path).map_err(|e| e.to_string())?;
+            if config.output.elasticsearch.is_some() {
+                return Err(format!(
+                    "{}: the output is Elasticsearch; gomon view reads the embedded store (use Kibana or OpenSearch Dashboards on that server)",
+                    path.display()
+                ));
+            }
+            Some(config)
         }
-    }
+        None => None,
+    };
     let data = data.unwrap_or_else(gomon_agent::default_data_dir);
-    Ok(data.join(gomon_store::DEFAULT_FILE))
+    Ok(gomon_agent::import::store_file(config.as_ref(), &data))
 }
 
 async fn start(
@@ -83,18 +88,26 @@ pub(crate) async fn run(
         .map_err(|e| e.to_string())
 }
 
-/// `gomon run --view`: serves the store in `data` beside the agent until
-/// `stop`. The agent creates the store as it starts; it is waited for a
-/// few seconds.
+/// `gomon run --view`: serves the store the agent writes (`config`'s
+/// `output.store`, or the one in `data`) until `stop`. The agent creates the
+/// store as it starts; it is waited for a few seconds.
 pub(crate) async fn beside_agent(
     options: &RunView,
+    config: &Config,
     data: &Path,
     stop: watch::Receiver<bool>,
 ) -> Result<Option<JoinHandle<Result<(), gomon_view::ViewError>>>, String> {
     if !options.view {
         return Ok(None);
     }
-    let path = data.join(gomon_store::DEFAULT_FILE);
+    let output = &config.output;
+    if output.elasticsearch.is_some() || output.console.is_some() || output.file.is_some() {
+        return Err(
+            "--view shows the embedded store, and this configuration's output is another one (Elasticsearch, console or output.file)"
+                .to_owned(),
+        );
+    }
+    let path = gomon_agent::import::store_file(Some(config), data);
     let mut waited = Duration::ZERO;
     let reader = loop {
         match Reader::open(&path) {

@@ -62,8 +62,10 @@ fn demo_builds_monitors_and_stops_the_example_apps() {
         );
     }
     assert!(stdout.contains("the example apps are stopped"), "{stdout}");
-    let (docs, bad) = read_store(&data.join("store"), "gomon").unwrap();
-    assert!(bad.is_empty());
+    let reader = gomon_store::Reader::open(&data.join("store/gomon.db")).unwrap();
+    let docs = reader
+        .documents(None, gomon_store::TimeRange::all())
+        .unwrap();
     let heap = docs
         .iter()
         .filter(|d| d["metricset"]["name"] == "heap")
@@ -480,6 +482,93 @@ fn verdicts(report: &str) -> Vec<(String, String)> {
         .collect();
     out.sort();
     out
+}
+
+#[test]
+fn import_loads_ndjson_into_the_store_and_analyze_reads_the_same_verdicts_there() {
+    let dir = temp_dir("import");
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::copy(
+        repo("crates/analyze/tests/fixtures/five-apps-240s.ndjson"),
+        files.join("gomon.ndjson"),
+    )
+    .unwrap();
+    let from_file = gomon()
+        .args(["analyze", "--json", "--data"])
+        .arg(&files)
+        .output()
+        .unwrap();
+    assert!(from_file.status.success(), "{}", text(&from_file).1);
+    let expected = verdicts(&text(&from_file).0);
+    assert_eq!(expected.len(), 5);
+
+    let data = dir.join("data");
+    let import = |args: &[&str]| {
+        gomon()
+            .arg("import")
+            .args(args)
+            .arg("--data")
+            .arg(&data)
+            .arg(&files)
+            .output()
+            .unwrap()
+    };
+    let first = import(&[]);
+    let (stdout, stderr) = text(&first);
+    assert!(first.status.success(), "{stdout}\n{stderr}");
+    let heap = recorded_run()
+        .iter()
+        .filter(|d| d["metricset"]["name"] == "heap")
+        .count();
+    assert!(
+        stdout.contains(&format!("imported {heap} heap and")),
+        "{stdout}"
+    );
+    assert!(data.join("gomon.db").is_file());
+    // Twice: still one row per document.
+    assert!(import(&[]).status.success());
+    let reader = gomon_store::Reader::open(&data.join("gomon.db")).unwrap();
+    let stored = reader
+        .documents(None, gomon_store::TimeRange::all())
+        .unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|d| d["metricset"]["name"] == "heap")
+            .count(),
+        heap
+    );
+    let from_store = gomon()
+        .args(["analyze", "--json", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(from_store.status.success(), "{}", text(&from_store).1);
+    assert_eq!(verdicts(&text(&from_store).0), expected);
+
+    // A file that is not NDJSON: reported by line, nothing else lost.
+    let junk = dir.join("junk.ndjson");
+    std::fs::write(&junk, "{\"a\": 1}\nnot json\n").unwrap();
+    let bad = gomon()
+        .args(["import", "--data"])
+        .arg(&data)
+        .arg(&junk)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&bad);
+    assert!(bad.status.success(), "{stderr}");
+    assert!(stderr.contains("junk.ndjson:2: not JSON"), "{stderr}");
+    assert!(stdout.contains("2 lines skipped"), "{stdout}");
+    let missing = gomon()
+        .args(["import", "--data"])
+        .arg(&data)
+        .arg(dir.join("nope"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(text(&missing).1.contains("nope"), "{}", text(&missing).1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -215,12 +215,7 @@ impl Config {
                 url_credentials: Default::default(),
             }],
             output: OutputsConfig {
-                file: Some(FileOutput {
-                    path: data_dir.to_path_buf(),
-                    filename: default_filename(),
-                    rotate_every_kb: default_rotate_kb(),
-                    number_of_files: default_files(),
-                }),
+                store: Some(StoreOutput::in_folder(data_dir)),
                 ..OutputsConfig::default()
             },
             http: HttpConfig::default(),
@@ -245,13 +240,12 @@ impl Config {
             "embedded default + GOMON_ environment",
         )?;
         let output = &mut config.output;
-        if output.elasticsearch.is_none() && output.file.is_none() && output.console.is_none() {
-            output.file = Some(FileOutput {
-                path: data_dir.to_path_buf(),
-                filename: default_filename(),
-                rotate_every_kb: default_rotate_kb(),
-                number_of_files: default_files(),
-            });
+        if output.elasticsearch.is_none()
+            && output.store.is_none()
+            && output.file.is_none()
+            && output.console.is_none()
+        {
+            output.store = Some(StoreOutput::in_folder(data_dir));
         }
         Ok(config)
     }

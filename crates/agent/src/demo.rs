@@ -1,6 +1,6 @@
 //! `gomon demo`'s parts: the example Go programs built with the machine's
 //! `go` and started on free loopback ports, the configuration that monitors
-//! them into a file store, what was seen of each, and the verdicts.
+//! them into the embedded store, what was seen of each, and the verdicts.
 //!
 //! The binary only prints; everything here is a library call so that the
 //! demo and the tests start the same programs the same way.
@@ -14,7 +14,7 @@ use gomon_analyze::{Analysis, Thresholds, analyze, lifetimes};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::config::{Config, ExpvarSection, FileOutput, HttpConfig, ModuleConfig, OutputsConfig};
+use crate::config::{Config, ExpvarSection, HttpConfig, ModuleConfig, OutputsConfig, StoreOutput};
 use crate::document::Event;
 
 /// The example programs in `examples/go` and what each does.
@@ -171,16 +171,14 @@ pub async fn start_app(bin: &Path, name: &str) -> Result<RunningApp, DemoError> 
     })
 }
 
-/// Removes the store files of an earlier demo (`gomon.ndjson*` in `store`),
-/// so that the summary and the verdicts are about this run.
+/// Removes the store of an earlier demo (`gomon.db` and its log in
+/// `store`, and the NDJSON files of older versions), so that the summary
+/// and the verdicts are about this run.
 pub fn clear_store(store: &Path) {
     if let Ok(entries) = std::fs::read_dir(store) {
         for entry in entries.flatten() {
-            if entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with("gomon.ndjson")
-            {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(gomon_store::DEFAULT_FILE) || name.starts_with("gomon.ndjson") {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -189,8 +187,8 @@ pub fn clear_store(store: &Path) {
 
 /// The demo's configuration: one golang module over `hosts` every `period`
 /// with the `example` expvar namespace (and the rate of
-/// `output.events.acked`), into the file store in `store`, without
-/// self-monitoring.
+/// `output.events.acked`), into the embedded store in the folder `store`,
+/// without self-monitoring.
 pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
     Config {
         modules: vec![ModuleConfig {
@@ -214,12 +212,7 @@ pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
             url_credentials: Default::default(),
         }],
         output: OutputsConfig {
-            file: Some(FileOutput {
-                path: store.to_path_buf(),
-                filename: "gomon".to_owned(),
-                rotate_every_kb: 10 * 1024,
-                number_of_files: 7,
-            }),
+            store: Some(StoreOutput::in_folder(store)),
             ..Default::default()
         },
         http: HttpConfig {
@@ -277,13 +270,14 @@ impl Seen {
 }
 
 /// The verdict of each program (by name, from `names`: `service.address` →
-/// name) over what the file store in `store` holds, with the thresholds
-/// `gomon analyze` uses by default.
+/// name) over what the embedded store in the folder `store` holds, with the
+/// thresholds `gomon analyze` uses by default.
 pub fn verdicts(
     store: &Path,
     names: &BTreeMap<String, String>,
-) -> std::io::Result<Vec<(String, Analysis)>> {
-    let (docs, _) = crate::store::read_store(store, "gomon")?;
+) -> Result<Vec<(String, Analysis)>, gomon_store::StoreError> {
+    let reader = gomon_store::Reader::open(&store.join(gomon_store::DEFAULT_FILE))?;
+    let docs = reader.documents(None, gomon_store::TimeRange::all())?;
     let thresholds = Thresholds::default();
     Ok(lifetimes(&docs)
         .iter()

@@ -37,6 +37,7 @@ pub mod control;
 pub mod demo;
 pub mod document;
 pub mod history;
+pub mod import;
 pub mod output;
 pub mod pipeline;
 pub mod schedule;
@@ -57,6 +58,9 @@ use crate::document::{Event, Origin};
 use crate::output::{Output, OutputError};
 use crate::pipeline::{BatchPolicy, CountedOutput, drain_queue};
 use crate::selfmon::Registry;
+
+/// The embedded store's file name in a data folder (`gomon.db`).
+pub const STORE_FILE: &str = gomon_store::DEFAULT_FILE;
 
 /// Documents buffered between the fetchers and the output.
 const QUEUE: usize = 1024;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::config::{Config, ConsoleOutput, FileOutput};
+use crate::config::{Config, ConsoleOutput, StoreOutput};
 use crate::document::{Event, Origin};
 use crate::selfmon::Registry;
 use crate::store::FileStore;
@@ -22,6 +22,9 @@ pub use elasticsearch::{
 /// An output that cannot be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
+    /// The embedded store cannot be opened.
+    #[error(transparent)]
+    Store(#[from] gomon_store::StoreError),
     /// The file store folder cannot be created or written.
     #[error("file output {path}: {reason}")]
     File {
@@ -38,6 +41,9 @@ pub enum OutputError {
 /// The configured output.
 #[derive(Debug)]
 pub enum Output {
+    /// The embedded SQLite store (the default). `None` only while a write
+    /// is in progress, or after a writer thread stopped.
+    Store(Option<Box<gomon_store::Store>>),
     /// Rotating NDJSON files.
     File(Option<FileStore>),
     /// NDJSON (or indented JSON) on stdout.
@@ -68,12 +74,26 @@ impl Output {
         if let Some(console) = &config.output.console {
             return Ok(Output::Console(console.clone()));
         }
-        let file = config.output.file.clone().unwrap_or_else(|| FileOutput {
-            path: default_dir.to_path_buf(),
-            filename: "gomon".to_owned(),
-            rotate_every_kb: 10 * 1024,
-            number_of_files: 7,
-        });
+        let Some(file) = config.output.file.clone() else {
+            let store = config
+                .output
+                .store
+                .clone()
+                .unwrap_or_else(|| StoreOutput::in_folder(default_dir));
+            let settings = gomon_store::StoreSettings {
+                retention: store.retention,
+                ..Default::default()
+            };
+            let path = store.file(default_dir);
+            let opened =
+                tokio::task::spawn_blocking(move || gomon_store::Store::open(&path, settings))
+                    .await
+                    .map_err(|e| OutputError::File {
+                        path: store.file(default_dir).display().to_string(),
+                        reason: e.to_string(),
+                    })??;
+            return Ok(Output::Store(Some(Box::new(opened))));
+        };
         let store = FileStore::open(
             &file.path,
             &file.filename,
@@ -90,6 +110,8 @@ impl Output {
     /// Where the documents end up, for people.
     pub fn describe(&self) -> String {
         match self {
+            Output::Store(Some(store)) => format!("store {}", store.path().display()),
+            Output::Store(None) => "store (closed)".to_owned(),
             Output::File(Some(store)) => format!("file store {}", store.current_file().display()),
             Output::File(None) => "file store (closed)".to_owned(),
             Output::Console(_) => "stdout".to_owned(),
@@ -101,6 +123,34 @@ impl Output {
     /// metadata; counts the outcome in `registry`.
     pub async fn write(&mut self, events: Vec<Event>, origin: &Origin, registry: &Registry) {
         match self {
+            Output::Store(slot) => {
+                let Some(mut store) = slot.take() else { return };
+                let count = events.len() as u64;
+                let docs: Vec<serde_json::Value> =
+                    events.iter().map(|e| e.to_value(origin)).collect();
+                // SQLite runs off the async workers.
+                let joined = tokio::task::spawn_blocking(move || {
+                    let result = store.write(&docs);
+                    (store, result)
+                })
+                .await;
+                registry.output.taken.fetch_add(count, Ordering::Relaxed);
+                let Ok((store, result)) = joined else {
+                    tracing::error!("store writer stopped unexpectedly; later documents are lost");
+                    registry.output.failed.fetch_add(count, Ordering::Relaxed);
+                    return;
+                };
+                match result {
+                    Ok(_) => {
+                        registry.output.acked.fetch_add(count, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "store write failed");
+                        registry.output.failed.fetch_add(count, Ordering::Relaxed);
+                    }
+                }
+                *slot = Some(store);
+            }
             Output::File(slot) => {
                 let Some(mut store) = slot.take() else { return };
                 let count = events.len() as u64;
@@ -163,7 +213,7 @@ impl Output {
     pub fn carried_over(&self) -> u64 {
         match self {
             Output::Elasticsearch(es) => es.carried_over(),
-            Output::File(_) | Output::Console(_) => 0,
+            Output::Store(_) | Output::File(_) | Output::Console(_) => 0,
         }
     }
 
@@ -172,7 +222,12 @@ impl Output {
     pub async fn close(self, deadline: Duration, registry: &Registry) -> Closed {
         match self {
             Output::Elasticsearch(es) => es.close(deadline, registry).await,
-            Output::File(_) | Output::Console(_) => Closed::default(),
+            Output::Store(Some(store)) => {
+                // Closing brings the rollups up to date: off the async workers.
+                let _ = tokio::task::spawn_blocking(move || drop(store)).await;
+                Closed::default()
+            }
+            Output::Store(None) | Output::File(_) | Output::Console(_) => Closed::default(),
         }
     }
 }

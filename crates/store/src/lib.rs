@@ -10,8 +10,9 @@
 //!   just after a GC cycle completed (NumGC changed since the target's
 //!   previous row), the quantity a leak verdict is about.
 //! - Rollups per minute and per hour are kept beside the rows, recomputed
-//!   from them as rows arrive, so a 30-day chart reads about 720 rows per
-//!   target instead of 2.6 million; raw rows are deleted after the retention
+//!   from them as rows arrive (at most 10 s behind), so a 24-hour chart of
+//!   1 s data reads 1,440 minute rows instead of 86,400, and a 30-day chart
+//!   43,200 instead of 2.6 million; raw rows are deleted after the retention
 //!   (7 days by default), rollups later (90 days and 2 years).
 //! - Crash safety is SQLite's: WAL mode, one transaction per
 //!   [`Store::write`]. A write that returned is on disk in the WAL; a process
@@ -120,7 +121,7 @@ pub enum StoreError {
     /// There is no store at the path.
     #[error("no store at {} (run `gomon run` or `gomon import` first)", .0.display())]
     Missing(std::path::PathBuf),
-    /// The folder cannot be created.
+    /// The folder or the file cannot be created.
     #[error("cannot create {}: {source}", path.display())]
     Folder {
         /// The folder.

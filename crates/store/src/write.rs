@@ -79,23 +79,22 @@ impl Store {
     /// Opens (or creates) the store at `path`; its folder is created, owner-only.
     pub fn open(path: &Path, settings: StoreSettings) -> Result<Store, StoreError> {
         if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            gomon_net::files::create_dir_all(folder).map_err(|source| StoreError::Folder {
                 path: folder.to_path_buf(),
                 source,
             })?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700));
-            }
         }
+        // The file first, owner-only: SQLite gives its log files the same mode.
+        gomon_net::files::open_options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let at = |e: StoreError| e.at(path);
         let conn = Connection::open(path).map_err(|e| at(e.into()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
         // WAL: readers never block the writer; a commit is one append to
         // the log. NORMAL: a commit survives the process being killed (the
         // log is in the OS), and loses at most the last commits on power loss.

@@ -109,6 +109,20 @@ fn documents_come_back_as_they_were_stored_with_the_targets_status() {
     store.write(&docs).unwrap();
     assert_eq!(reader.documents(None, all_range()).unwrap().len(), 5);
 
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        for file in [
+            path.clone(),
+            path.with_extension("db-wal"),
+            path.with_extension("db-shm"),
+        ] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+    }
+
     let series = reader.heap_series(A, all_range(), 100).unwrap();
     assert_eq!(series.step_ms, 0, "few rows: the rows themselves");
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Runs the gomon agent inside a Rust program: a sidecar or an ops service
-//! that watches its Go neighbours, keeps their history in a file store it
-//! owns, and asks the analysis for verdicts whenever it likes.
+//! that watches its Go neighbours, keeps their history in an embedded store
+//! it owns, and asks the analysis for verdicts whenever it likes.
 //!
 //! ```sh
 //! cargo run -p gomon-example-embed -- 127.0.0.1:6060 30
@@ -8,8 +8,8 @@
 //!
 //! The recipe: a [`Config`] built from YAML (the same text a `gomon.yml` or
 //! `metricbeat.yml` holds), an [`Agent`] on it, a subscription to the live
-//! documents, and a watch channel to stop it; then [`lifetimes`] and
-//! [`analyze`] on what the store holds.
+//! events, and a watch channel to stop it; then [`lifetimes`] and
+//! [`analyze`] on what the store holds, read with [`gomon_store::Reader`].
 
 #![allow(
     clippy::print_stdout,
@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
     };
     let store = std::env::temp_dir().join(format!("gomon-embed-{}", std::process::id()));
     let yaml = format!(
-        "modules:\n- module: golang\n  period: 1s\n  hosts: [\"{target}\"]\noutput.file.path: \"{}\"\nhttp.enabled: false\n",
+        "modules:\n- module: golang\n  period: 1s\n  hosts: [\"{target}\"]\noutput.store.path: \"{}\"\nhttp.enabled: false\n",
         store.display()
     );
     let config = match Config::parse(
@@ -85,8 +85,8 @@ async fn main() -> ExitCode {
     println!("{} documents in {}", summary.acked, store.display());
 
     // The history so far, judged.
-    let docs = gomon_agent::store::read_store(&store, "gomon")
-        .map(|(docs, _)| docs)
+    let docs = gomon_store::Reader::open(&store.join(gomon_store::DEFAULT_FILE))
+        .and_then(|reader| reader.documents(None, gomon_store::TimeRange::all()))
         .unwrap_or_default();
     let thresholds = Thresholds {
         min_span_secs: 20.0,

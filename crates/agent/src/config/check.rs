@@ -60,13 +60,14 @@ impl Config {
         }
         let outputs = [
             self.output.elasticsearch.is_some(),
+            self.output.store.is_some(),
             self.output.file.is_some(),
             self.output.console.is_some(),
         ];
         if outputs.iter().filter(|o| **o).count() > 1 {
             return Err(invalid(
                 "output".to_owned(),
-                "more than one output configured: choose one of elasticsearch, file, console"
+                "more than one output configured: choose one of elasticsearch, store, file, console"
                     .to_owned(),
             ));
         }
@@ -76,6 +77,17 @@ impl Config {
                 format!(
                     "{:?} is not an IP address or localhost (e.g. 127.0.0.1, 0.0.0.0, ::1)",
                     self.http.host
+                ),
+            ));
+        }
+        if let Some(store) = &self.output.store
+            && store.retention < std::time::Duration::from_secs(60)
+        {
+            return Err(invalid(
+                "output.store.retention".to_owned(),
+                format!(
+                    "{} is too short: keep rows at least 1m (the minute rollups are made from them)",
+                    humantime::format_duration(store.retention)
                 ),
             ));
         }

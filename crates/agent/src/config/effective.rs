@@ -54,12 +54,15 @@ impl Config {
         } else if let Some(c) = &self.output.console {
             serde_json::json!({"console": {"pretty": c.pretty}})
         } else {
-            file(&FileOutput {
-                path: data_dir.clone(),
-                filename: default_filename(),
-                rotate_every_kb: default_rotate_kb(),
-                number_of_files: default_files(),
-            })
+            let store = self
+                .output
+                .store
+                .clone()
+                .unwrap_or_else(|| StoreOutput::in_folder(&data_dir));
+            serde_json::json!({"store": {
+                "file": store.file(&data_dir),
+                "retention": humantime::format_duration(store.retention).to_string(),
+            }})
         };
         let disk = crate::output::disk_buffer_settings(&self.queue)
             .ok()

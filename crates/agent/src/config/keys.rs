@@ -139,6 +139,11 @@ const FILE: Section = Section {
     beats: &["enabled", "codec", "permissions", "rotate_on_startup"],
 };
 
+const STORE: Section = Section {
+    keys: &[("path", Node::Value), ("retention", Node::Value)],
+    beats: &[],
+};
+
 const CONSOLE: Section = Section {
     keys: &[("pretty", Node::Value)],
     beats: &["enabled", "codec", "bulk_max_size"],
@@ -147,6 +152,7 @@ const CONSOLE: Section = Section {
 const OUTPUT: Section = Section {
     keys: &[
         ("elasticsearch", Node::Section(&ELASTICSEARCH)),
+        ("store", Node::Section(&STORE)),
         ("file", Node::Section(&FILE)),
         ("console", Node::Section(&CONSOLE)),
     ],
@@ -371,7 +377,7 @@ mod tests {
             report.unknown,
             vec![
                 "outptu: unknown key; did you mean output?",
-                "output.logstash: unknown key (gomon reads elasticsearch, file, console here)",
+                "output.logstash: unknown key (gomon reads elasticsearch, store, file, console here)",
                 "setup.template.enabld: unknown key; did you mean enabled?",
             ]
         );

@@ -2,7 +2,7 @@
 //! `output.*`, `http`, `setup.template`, `queue.disk`), their defaults, and
 //! the value parsers they use (durations, sizes, one path or a list).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -315,6 +315,40 @@ pub struct FileOutput {
     pub number_of_files: usize,
 }
 
+fn default_retention() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+
+/// `output.store`: the embedded SQLite store (the default output).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StoreOutput {
+    /// Folder of the store file `gomon.db` (default: the data folder).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// How long rows are kept (default 7d); per-minute rollups stay 90
+    /// days and per-hour rollups 2 years, so long charts still draw.
+    #[serde(default = "default_retention", deserialize_with = "duration")]
+    pub retention: Duration,
+}
+
+impl StoreOutput {
+    /// The store in `data_dir` with the default retention.
+    pub fn in_folder(data_dir: &Path) -> StoreOutput {
+        StoreOutput {
+            path: Some(data_dir.to_path_buf()),
+            retention: default_retention(),
+        }
+    }
+
+    /// The store file: `<path or data_dir>/gomon.db`.
+    pub fn file(&self, data_dir: &Path) -> PathBuf {
+        self.path
+            .as_deref()
+            .unwrap_or(data_dir)
+            .join(gomon_store::DEFAULT_FILE)
+    }
+}
+
 /// `output.console`: NDJSON on stdout.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct ConsoleOutput {
@@ -328,7 +362,9 @@ pub struct ConsoleOutput {
 pub struct OutputsConfig {
     /// Ship to Elasticsearch / OpenSearch.
     pub elasticsearch: Option<ElasticsearchOutput>,
-    /// Write rotating NDJSON files (the embedded default).
+    /// The embedded store (the default when no output is configured).
+    pub store: Option<StoreOutput>,
+    /// Write rotating NDJSON files, as Beats' file output.
     pub file: Option<FileOutput>,
     /// Print to stdout.
     pub console: Option<ConsoleOutput>,

@@ -20,6 +20,9 @@ pub enum HistoryError {
     /// `output.elasticsearch` cannot be used.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The embedded store cannot be read.
+    #[error(transparent)]
+    Embedded(#[from] gomon_store::StoreError),
     /// A search on the server failed (the message names the index pattern).
     #[error("{0}")]
     Search(String),
@@ -47,6 +50,11 @@ pub enum HistorySource {
     FileStore {
         /// Its folder.
         dir: PathBuf,
+    },
+    /// The embedded store.
+    Store {
+        /// Its file.
+        file: PathBuf,
     },
 }
 
@@ -88,12 +96,31 @@ pub async fn read_stored(
             skipped: Vec::new(),
         });
     }
-    let (dir, filename) = match config.and_then(|c| c.output.file.as_ref()) {
+    let data = data.map_or_else(crate::default_data_dir, Path::to_owned);
+    let file_output = config.and_then(|c| c.output.file.as_ref());
+    let store = config
+        .and_then(|c| c.output.store.clone())
+        .unwrap_or_else(|| crate::config::StoreOutput::in_folder(&data));
+    let store_file = store.file(&data);
+    // The embedded store, unless the configuration names NDJSON files; a
+    // data folder with only NDJSON files (from before the store) is still read.
+    if file_output.is_none() && (store_file.is_file() || !data.join("gomon.ndjson").is_file()) {
+        let file = store_file.clone();
+        let docs = tokio::task::spawn_blocking(move || {
+            let reader = gomon_store::Reader::open(&file)?;
+            reader.documents(None, gomon_store::TimeRange::all())
+        })
+        .await
+        .map_err(|e| HistoryError::Search(e.to_string()))??;
+        return Ok(StoredHistory {
+            docs,
+            source: HistorySource::Store { file: store_file },
+            skipped: Vec::new(),
+        });
+    }
+    let (dir, filename) = match file_output {
         Some(file) => (file.path.clone(), file.filename.clone()),
-        None => (
-            data.map_or_else(crate::default_data_dir, Path::to_owned),
-            "gomon".to_owned(),
-        ),
+        None => (data, "gomon".to_owned()),
     };
     let (docs, skipped) = read_store(&dir, &filename).map_err(|e| HistoryError::Store {
         dir: dir.clone(),
@@ -159,20 +186,24 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_store_reads_as_empty_and_names_its_folder() {
+    fn a_missing_store_is_an_error_that_names_the_file_and_what_to_run() {
         let dir = std::env::temp_dir().join(format!("gomon-stored-{}", std::process::id()));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime");
-        let read = runtime
+        let error = runtime
             .block_on(read_stored(
                 None,
                 Some(&dir),
                 &HistoryQuery::default(),
                 |_, _, _| {},
             ))
-            .expect("a missing store is empty, not an error");
-        assert!(read.docs.is_empty());
-        assert_eq!(read.source, HistorySource::FileStore { dir });
+            .expect_err("nothing to read");
+        let message = error.to_string();
+        assert!(
+            message.contains(&dir.join("gomon.db").display().to_string()),
+            "{message}"
+        );
+        assert!(message.contains("gomon run"), "{message}");
     }
 }
