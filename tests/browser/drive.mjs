@@ -7,7 +7,7 @@
 //     --chromium /usr/bin/chromium --url http://127.0.0.1:5067/ \
 //     --target http://127.0.0.1:6061/debug/vars --field example.requests \
 //     --screenshot target/test-artifacts/view-leaky.png [--phone-screenshot P] [--bench N]
-//     [--bench-range 5m|15m|1h|6h|24h|7d|30d] [--compare OTHER_ADDRESS] [--restart-target ADDRESS --restart-screenshot P]
+//     [--bench-range 5m|15m|1h|6h|24h|7d|30d] [--compare OTHER_ADDRESS] [--live SECONDS] [--restart-target ADDRESS --restart-screenshot P]
 //
 // Steps: open the page; click the target in the list; wait for its charts;
 // record each chart's series and points; add the custom variable through
@@ -162,6 +162,19 @@ report.verdict = await evaluate("window.gomonView.verdict()");
 report.verdictText = await evaluate(`document.getElementById("verdict").innerText`);
 report.fields = await evaluate("window.gomonView.fields()");
 report.stats = await evaluate(`[...document.querySelectorAll(".stat")].map((s) => s.innerText.replace(/\\n/g, ": "))`);
+
+// 1b. With --live SECONDS (while the agent writes): the open page follows
+// new data by itself; the heap chart's points are counted before and after.
+if (args.live) {
+  const points = () => chartsOf().then((charts) => charts.find((c) => c.id === "heap").points);
+  const before = await points();
+  await sleep(Number(args.live) * 1000);
+  report.live = { before, after: await points(), indicator: await evaluate(`document.getElementById("live").innerText`) };
+  ws.close();
+  cleanup();
+  process.stdout.write(JSON.stringify(report) + "\n");
+  process.exit(0);
+}
 
 // 2. Add a custom variable through the picker.
 if (args.field) {
