@@ -8,7 +8,8 @@ use gomon_agent::history::{
     HistoryQuery, HistorySource, TargetFilter, adopt_host_port_addresses, read_stored,
 };
 use gomon_analyze::{
-    Analysis, Comparison, Thresholds, Verdict, analyze, compare, expvar_labels, label_of, lifetimes,
+    Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze, compare,
+    expvar_labels, label_of, lifetimes, table, target_label,
 };
 use serde_json::{Value, json};
 
@@ -31,7 +32,9 @@ pub(crate) struct Request {
     /// JSON instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-    /// Exit with status 1 when any target gets one of these verdicts (e.g. leak).
+    /// Exit with status 1 when any target gets one of these verdicts (e.g.
+    /// leak), or with `regression`, when a version compared (`--compare-by`)
+    /// is worse than the baseline on any measure.
     #[arg(long, value_delimiter = ',', value_parser = parse_verdict)]
     pub(crate) fail_on: Vec<String>,
     /// Memory limit (e.g. 512MiB) for the time-to-limit estimate of leaks.
@@ -40,34 +43,55 @@ pub(crate) struct Request {
     /// Compare versions: `cmdline`, or `expvar:VARIABLE` (e.g. expvar:app.version).
     #[arg(long)]
     pub(crate) compare_by: Option<String>,
-    /// The version the others are compared with (default: the oldest).
-    #[arg(long)]
+    /// The version the others are compared with (default: the oldest); one
+    /// that is not present is an error that lists those that are.
+    #[arg(long, requires = "compare_by")]
     pub(crate) baseline: Option<String>,
-    /// Shortest span of data for a verdict on the heap trend.
-    #[arg(long, default_value = "60s", value_parser = gomon_agent::config::parse_duration)]
-    pub(crate) min_span: Duration,
+    /// Shortest span of data for a verdict on the heap trend (the default
+    /// is the analysis library's, the one `gomon demo` uses too).
+    #[arg(long, default_value_t = DEFAULT_MIN_SPAN.into(), value_parser = parse_span)]
+    pub(crate) min_span: humantime::Duration,
     /// GC CPU share (percent) from which gc-pressure is reported.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = Thresholds::default().gc_cpu_fraction * 100.0)]
     pub(crate) gc_cpu_percent: f64,
     /// Median per-interval p99 GC pause from which gc-pressure is reported.
-    #[arg(long, default_value = "10ms", value_parser = gomon_agent::config::parse_duration)]
-    pub(crate) pause_p99: Duration,
+    #[arg(long, default_value_t = Duration::from_nanos(Thresholds::default().pause_p99_ns).into(), value_parser = parse_span)]
+    pub(crate) pause_p99: humantime::Duration,
 }
+
+/// The library's default minimum span.
+const DEFAULT_MIN_SPAN: Duration = Duration::from_secs(DEFAULT_MIN_SPAN_SECS as u64);
+
+/// A duration as `--min-span` and `--pause-p99` take it.
+fn parse_span(text: &str) -> Result<humantime::Duration, String> {
+    gomon_agent::config::parse_duration(text).map(Into::into)
+}
+
+/// The thresholds the request asks for: the library's defaults, with the
+/// values given on the command line.
+fn thresholds_of(request: &Request) -> Thresholds {
+    let pause: Duration = request.pause_p99.into();
+    let min_span: Duration = request.min_span.into();
+    Thresholds {
+        memory_limit: request.memory_limit,
+        min_span_secs: min_span.as_secs_f64(),
+        gc_cpu_fraction: request.gc_cpu_percent / 100.0,
+        pause_p99_ns: u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX),
+        ..Thresholds::default()
+    }
+}
+
+/// What `--fail-on` takes for a candidate version worse than the baseline
+/// on any measure (with `--compare-by`).
+const REGRESSION: &str = "regression";
 
 /// Accepts the verdict names `--fail-on` takes.
 fn parse_verdict(text: &str) -> Result<String, String> {
-    let names = [
-        Verdict::Leak,
-        Verdict::Plateau,
-        Verdict::GcPressure,
-        Verdict::Steady,
-        Verdict::InsufficientData,
-    ];
-    if names.iter().any(|v| v.as_str() == text) {
+    if text == REGRESSION || Verdict::ALL.iter().any(|v| v.as_str() == text) {
         Ok(text.to_owned())
     } else {
         Err(format!(
-            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data)"
+            "{text:?} is not a verdict (leak, plateau, gc-pressure, steady, insufficient-data, regression)"
         ))
     }
 }
@@ -147,36 +171,22 @@ fn mb(bytes: f64) -> String {
     format!("{:.1}", bytes / 1e6)
 }
 
-fn print_table(analyses: &[Analysis]) {
-    let width = analyses
-        .iter()
-        .map(|a| a.target.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(6);
-    println!(
-        "{:<width$} {:<18} {:>20} {:>12} {:>7} {:>10} {:>7}  summary",
-        "target", "verdict", "live heap MB", "trend MB/h", "GC CPU", "p99 pause", "samples"
-    );
-    for a in analyses {
-        let verdicts: Vec<&str> = a.verdicts.iter().map(|v| v.as_str()).collect();
-        println!(
-            "{:<width$} {:<18} {:>20} {:>12.1} {:>6.2}% {:>8}µs {:>7}  {}",
-            a.target,
-            verdicts.join("+"),
-            format!(
-                "{} → {}",
-                mb(a.evidence.live_heap_start_bytes),
-                mb(a.evidence.live_heap_end_bytes)
-            ),
-            a.evidence.growth_mb_per_hour,
-            a.evidence.gc_cpu_fraction * 100.0,
-            a.evidence
-                .pause_p99_ns
-                .map_or("-".to_owned(), |p| (p / 1000).to_string()),
-            a.samples,
-            a.summary
-        );
+/// What "nothing matched" says: the filters that were given, and only those.
+fn nothing_matches(request: &Request, source: &str) -> String {
+    let mut given = Vec::new();
+    if !request.targets.is_empty() {
+        given.push("--target");
+    }
+    if request.since.is_some() {
+        given.push("--since");
+    }
+    if given.is_empty() {
+        format!("no golang.heap documents in {source}")
+    } else {
+        format!(
+            "no golang.heap documents in {source} match {}",
+            given.join(" and ")
+        )
     }
 }
 
@@ -213,6 +223,9 @@ fn print_comparison(c: &Comparison) {
             d.gc_cpu_points.unwrap_or(0.0),
             pct(d.pause_p99)
         );
+        for m in &d.changes {
+            println!("    {}", m.reason);
+        }
     }
 }
 
@@ -223,34 +236,33 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
     eprintln!("gomon: analyzing {source}");
     adopt_host_port_addresses(&mut docs);
     docs.retain(|d| query.keeps(d));
-    let thresholds = Thresholds {
-        memory_limit: request.memory_limit,
-        min_span_secs: request.min_span.as_secs_f64(),
-        gc_cpu_fraction: request.gc_cpu_percent / 100.0,
-        pause_p99_ns: u64::try_from(request.pause_p99.as_nanos()).unwrap_or(u64::MAX),
-        ..Thresholds::default()
-    };
+    let thresholds = thresholds_of(&request);
     let lives = lifetimes(&docs);
     if lives.is_empty() {
-        return Err("no heap documents match (check --target and --since)".to_owned());
+        return Err(nothing_matches(&request, &source));
     }
     let analyses: Vec<Analysis> = lives.iter().map(|l| analyze(l, &thresholds)).collect();
-    let comparison = request.compare_by.as_deref().map(|by| {
-        if let Some(variable) = by.strip_prefix("expvar:") {
-            let labels = expvar_labels(&docs, variable);
-            compare(
-                &lives,
-                |l| label_of(l, &labels),
-                request.baseline.as_deref(),
-            )
-        } else {
-            compare(
-                &lives,
-                |l| Some(l.cmdline.clone()),
-                request.baseline.as_deref(),
-            )
-        }
-    });
+    let comparison = request
+        .compare_by
+        .as_deref()
+        .map(|by| {
+            if let Some(variable) = by.strip_prefix("expvar:") {
+                let labels = expvar_labels(&docs, variable);
+                compare(
+                    &lives,
+                    |l| label_of(l, &labels),
+                    request.baseline.as_deref(),
+                )
+            } else {
+                compare(
+                    &lives,
+                    |l| Some(l.cmdline.clone()),
+                    request.baseline.as_deref(),
+                )
+            }
+        })
+        .transpose()
+        .map_err(|e| format!("--baseline: {e}"))?;
     if request.json {
         let out = json!({ "analyses": analyses, "comparison": comparison });
         println!(
@@ -258,7 +270,7 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
             serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
         );
     } else {
-        print_table(&analyses);
+        print!("{}", table(&analyses));
         if let Some(c) = &comparison {
             print_comparison(c);
         }
@@ -271,10 +283,31 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
                 .any(|v| request.fail_on.iter().any(|f| f == v.as_str()))
         })
         .collect();
+    let regressions: Vec<String> = comparison
+        .iter()
+        .flat_map(|c| {
+            c.differences
+                .iter()
+                .filter(|d| d.regression)
+                .map(move |d| (d, &c.groups[0].label))
+        })
+        .map(|(d, base)| {
+            let worse: Vec<&str> = d
+                .changes
+                .iter()
+                .filter(|m| m.change == gomon_analyze::Change::Worse)
+                .map(|m| m.measure)
+                .collect();
+            format!("{} worse than {base} on {}", d.label, worse.join(", "))
+        })
+        .collect();
+    if request.fail_on.iter().any(|f| f == REGRESSION) && !regressions.is_empty() {
+        return Err(format!("--fail-on regression: {}", regressions.join("; ")));
+    }
     if !failing.is_empty() {
         let names: Vec<String> = failing
             .iter()
-            .map(|a| format!("{} ({})", a.target, a.verdict.as_str()))
+            .map(|a| format!("{} {}", target_label(a), a.verdict.as_str()))
             .collect();
         return Err(format!(
             "--fail-on {}: {}",

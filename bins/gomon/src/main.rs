@@ -144,7 +144,7 @@ enum Command {
     ///   gomon demo --duration 20s
     #[command(verbatim_doc_comment)]
     Demo {
-        /// How long to monitor (default: 75 s, enough data for the verdicts).
+        /// How long to monitor (default: 2 minutes, enough data for every app's verdict).
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
         /// Fetch period.

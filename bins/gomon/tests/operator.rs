@@ -90,3 +90,101 @@ fn a_taken_default_self_monitoring_port_moves_to_a_free_one_but_a_chosen_one_is_
     assert!(stderr.contains("http.port"), "{stderr}");
     assert!(stderr.contains("5066"), "{stderr}");
 }
+
+/// A target slower than its period (it answers after 2.5 s, the period is
+/// 1 s) is not an error: its documents arrive late but valid, the ticks it
+/// overran are counted as skipped, and the fast target beside it keeps its
+/// schedule.
+#[test]
+fn a_target_slower_than_its_period_skips_ticks_without_error_documents_or_delaying_others() {
+    let slow = GoApp::start(AppKind::Steady, &["-vars-delay", "2500ms"]);
+    let fast = GoApp::start(AppKind::Steady, &[]);
+    let dir = temp_dir("slow-target");
+    let store = dir.join("data");
+    let cfg = dir.join("gomon.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "modules:\n  - module: golang\n    period: 1s\n    hosts: [{:?}, {:?}]\noutput.store.path: {:?}\nhttp.port: 0\n",
+            slow.addr(),
+            fast.addr(),
+            store.display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut gomon = Running::start(&["run", "-c", &cfg.display().to_string()], &[]);
+    let vars_url = gomon.self_vars_url();
+    std::thread::sleep(Duration::from_secs(9));
+    let vars = gomon.self_vars(&vars_url);
+    let (status, stderr) = gomon.terminate();
+    assert!(status.success(), "{stderr}");
+    let counters = |addr: &str| {
+        vars["fetches"]
+            .as_object()
+            .and_then(|f| f.iter().find(|(k, _)| k.contains(addr)))
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no counters for {addr}: {vars}"))
+    };
+    let slow_counters = counters(slow.addr());
+    assert!(
+        slow_counters["skipped"].as_u64().unwrap_or(0) >= 3,
+        "the overrun ticks are counted: {slow_counters}"
+    );
+    assert_eq!(slow_counters["failures"], 0, "{slow_counters}");
+
+    let reader = gomon_store::Reader::open(&store.join("gomon.db")).unwrap();
+    let docs = reader
+        .documents(None, gomon_store::TimeRange::all())
+        .unwrap();
+    let of = |addr: &str| -> Vec<&serde_json::Value> {
+        docs.iter()
+            .filter(|d| {
+                d["service"]["address"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(addr)
+            })
+            .collect()
+    };
+    let slow_docs = of(slow.addr());
+    assert!(
+        slow_docs.len() >= 2 && slow_docs.iter().all(|d| d.get("error").is_none()),
+        "late but valid: {slow_docs:?}"
+    );
+    // The fast target: one document a second all along (9 s, a random
+    // start offset within the first second).
+    let fast_docs = of(fast.addr());
+    assert!(fast_docs.len() >= 8, "{} fast documents", fast_docs.len());
+    assert!(fast_docs.iter().all(|d| d.get("error").is_none()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A target that does not answer (a fetch waits up to its 10 s timeout)
+/// does not hold up a stop: SIGTERM ends gomon at once.
+#[test]
+fn a_hung_target_does_not_delay_stopping() {
+    let hung = GoApp::start(AppKind::Steady, &["-vars-delay", "60s"]);
+    let dir = temp_dir("hung-target");
+    let cfg = dir.join("gomon.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "modules:\n  - module: golang\n    period: 1s\n    hosts: [{:?}]\noutput.store.path: {:?}\nhttp.port: 0\n",
+            hung.addr(),
+            dir.join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut gomon = Running::start(&["run", "-c", &cfg.display().to_string()], &[]);
+    let _ = gomon.self_vars_url();
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = std::time::Instant::now();
+    let (status, stderr) = gomon.terminate();
+    let took = asked.elapsed();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        took < Duration::from_secs(3),
+        "stopping took {took:?} with a fetch in flight\n{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -782,7 +782,7 @@ fn test_config_test_output_setup_and_analyze_print_no_secret_on_any_path() {
                 continue;
             }
             assert!(checked.success, "{label}: {}", checked.stderr);
-            assert!(checked.stdout.contains("[redacted]"), "{}", checked.stdout);
+            assert!(checked.stdout.contains("<redacted>"), "{}", checked.stdout);
             let tested = ws.gomon(
                 &format!("test-output-{label}"),
                 format,

@@ -26,11 +26,15 @@ pub const APPS: [(&str, &str); 5] = [
     ("churnleak", "a small leak under heavy churn"),
 ];
 
-/// How long `gomon demo` monitors by default: the data spans the analysis'
-/// minimum ([`Thresholds::default`]) with a margin, so the verdicts the demo
-/// prints are the ones `gomon analyze --data <store>` prints afterwards.
+/// How long `gomon demo` monitors by default: 2 minutes, long enough for
+/// the data to pass the analysis' minimum span ([`Thresholds::default`])
+/// and for the cache app to fill and level off (about 70 s), so the
+/// verdicts the demo prints, the same `gomon analyze --data <store>` prints
+/// afterwards, are the programs' real ones.
 pub fn default_duration() -> Duration {
-    Duration::from_secs_f64(Thresholds::default().min_span_secs + 15.0)
+    Duration::from_secs(120).max(Duration::from_secs_f64(
+        Thresholds::default().min_span_secs + 15.0,
+    ))
 }
 
 /// Why the demo cannot go on.

@@ -3,7 +3,7 @@
 //! [`read_stored`] reads whichever output a configuration names (or the
 //! file store).
 //!
-//! Over 500 lines with its unit tests (about 380 of code): the query, the
+//! Over 500 lines with its unit tests (about 460 of code): the query, the
 //! bucket → document mapping and their tests belong together.
 
 mod stored;
@@ -173,57 +173,134 @@ fn base_filter(query: &HistoryQuery, metricset: &str) -> Vec<Value> {
     filter
 }
 
+/// Most GC counts a bucket is split by: past this many collections seen in
+/// one bucket, the program collects faster than it is polled, and the
+/// bucket's lowest HeapAlloc is what the live-heap estimate needs.
+const CYCLES_PER_BUCKET: u64 = 16;
+
+/// The figures kept per time bucket and, within it, per GC count.
+fn figures() -> Value {
+    json!({
+        "first": {"min": {"field": TIMESTAMP}},
+        "last": {"max": {"field": TIMESTAMP}},
+        "allocated": {"min": {"field": heap::ALLOCATIONS_ALLOCATED}},
+        "allocated_last": {"max": {"field": heap::ALLOCATIONS_ALLOCATED}},
+        "total": {"min": {"field": heap::ALLOCATIONS_TOTAL}},
+        "total_last": {"max": {"field": heap::ALLOCATIONS_TOTAL}},
+        "next_gc": {"max": {"field": heap::GC_NEXT_GC_LIMIT}},
+        "gc_count": {"max": {"field": heap::GC_TOTAL_COUNT}},
+        "cpu": {"max": {"field": heap::GC_CPU_FRACTION}},
+        "p99": {"max": {"field": heap::GC_PAUSE_P99_NS}},
+        "alloc_rate": {"avg": {"field": heap::RATE_ALLOCATED_BYTES_PER_SEC}},
+        "gc_rate": {"avg": {"field": heap::RATE_GC_CYCLES_PER_SEC}},
+        "restarted": {"filter": {"term": {heap::RESTARTED: true}}},
+    })
+}
+
 /// The aggregations of one target's heap history: per time bucket, the
-/// lowest HeapAlloc (what the live-heap estimate needs), the highest GC
-/// count, GC limit, CPU fraction and p99 pause, the mean rates, whether a
-/// restart was seen, and the command line.
+/// command line, the bucket's figures (lowest HeapAlloc, highest GC count,
+/// GC limit, CPU fraction and p99 pause, mean rates, whether a restart was
+/// seen) and the same figures per GC count in the bucket: the first and
+/// last sample of each run of samples between two collections, which is
+/// what the live-heap estimate reads (HeapAlloc and TotalAlloc right after
+/// each change of NumGC, and just before it).
 fn heap_buckets_body(query: &HistoryQuery, target: &str, interval_ms: u64) -> Value {
     let mut filter = base_filter(query, "heap");
     filter.push(json!({"term": {SERVICE_ADDRESS: target}}));
+    let mut per_bucket = figures();
+    per_bucket["cmdline"] = json!({"terms": {"field": heap::CMDLINE, "size": 1}});
+    per_bucket["cycles"] = json!({
+        "terms": {"field": heap::GC_TOTAL_COUNT, "size": CYCLES_PER_BUCKET, "order": {"_key": "asc"}},
+        "aggs": figures(),
+    });
     json!({
         "size": 0,
         "query": {"bool": {"filter": filter, "must_not": [{"exists": {"field": fields::ERROR_MESSAGE}}]}},
         "aggs": {"t": {
             "date_histogram": {"field": TIMESTAMP, "fixed_interval": format!("{interval_ms}ms"), "min_doc_count": 1},
-            "aggs": {
-                "allocated": {"min": {"field": heap::ALLOCATIONS_ALLOCATED}},
-                "next_gc": {"max": {"field": heap::GC_NEXT_GC_LIMIT}},
-                "gc_count": {"max": {"field": heap::GC_TOTAL_COUNT}},
-                "cpu": {"max": {"field": heap::GC_CPU_FRACTION}},
-                "p99": {"max": {"field": heap::GC_PAUSE_P99_NS}},
-                "alloc_rate": {"avg": {"field": heap::RATE_ALLOCATED_BYTES_PER_SEC}},
-                "gc_rate": {"avg": {"field": heap::RATE_GC_CYCLES_PER_SEC}},
-                "restarted": {"filter": {"term": {heap::RESTARTED: true}}},
-                "cmdline": {"terms": {"field": heap::CMDLINE, "size": 1}},
-            }
+            "aggs": per_bucket,
         }}
     })
 }
 
-/// One bucket as a `golang.heap` document of the stored shape, so that the
-/// analysis reads aggregated and raw history alike.
-fn bucket_document(target: &str, bucket: &Value) -> Option<Value> {
-    let number = |name: &str| bucket[name]["value"].as_f64();
-    let allocated = number("allocated")? as u64;
-    let timestamp = bucket["key_as_string"].as_str()?;
+/// The documents of one bucket, of the stored `golang.heap` shape so that
+/// the analysis reads aggregated and raw history alike: when every GC count
+/// of the bucket came back, the first and last sample of each (exact
+/// values, so the collections are seen as in the raw history); otherwise
+/// one document with the bucket's lowest HeapAlloc and highest GC count.
+fn bucket_documents(target: &str, bucket: &Value) -> Vec<Value> {
+    let cmdline = bucket["cmdline"]["buckets"][0]["key"]
+        .as_str()
+        .unwrap_or_default();
+    let cycles = bucket["cycles"]["buckets"].as_array();
+    let complete = bucket["cycles"]["sum_other_doc_count"].as_u64() == Some(0)
+        && cycles.is_some_and(|c| !c.is_empty());
+    if !complete {
+        return bucket_document(target, cmdline, bucket, Edge::Bucket)
+            .into_iter()
+            .collect();
+    }
+    let mut out = Vec::new();
+    for cycle in cycles.into_iter().flatten() {
+        let first = bucket_document(target, cmdline, cycle, Edge::First);
+        let single = cycle["first"]["value"] == cycle["last"]["value"];
+        out.extend(first);
+        if !single {
+            out.extend(bucket_document(target, cmdline, cycle, Edge::Last));
+        }
+    }
+    out
+}
+
+/// Which sample of an aggregation a document stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    /// The first sample of a run of one GC count: lowest HeapAlloc and
+    /// TotalAlloc, earliest time.
+    First,
+    /// Its last sample: highest HeapAlloc and TotalAlloc, latest time.
+    Last,
+    /// A whole bucket of several runs: its lowest HeapAlloc at its start,
+    /// with its highest GC count (TotalAlloc left out: the two do not come
+    /// from one sample).
+    Bucket,
+}
+
+fn bucket_document(target: &str, cmdline: &str, agg: &Value, edge: Edge) -> Option<Value> {
+    let number = |name: &str| agg[name]["value"].as_f64();
+    let (allocated, total, timestamp) = match edge {
+        Edge::First => (
+            number("allocated")?,
+            number("total"),
+            agg["first"]["value_as_string"].as_str()?,
+        ),
+        Edge::Last => (
+            number("allocated_last")?,
+            number("total_last"),
+            agg["last"]["value_as_string"].as_str()?,
+        ),
+        Edge::Bucket => (
+            number("allocated")?,
+            None,
+            agg["first"]["value_as_string"]
+                .as_str()
+                .or_else(|| agg["key_as_string"].as_str())?,
+        ),
+    };
     let mut doc = json!({});
     let mut put = |path: &str, value: Value| fields::set(&mut doc, path, value);
     put(TIMESTAMP, json!(timestamp));
     put(METRICSET_NAME, json!("heap"));
     put(SERVICE_ADDRESS, json!(target));
-    put(
-        heap::CMDLINE,
-        json!(
-            bucket["cmdline"]["buckets"][0]["key"]
-                .as_str()
-                .unwrap_or_default()
-        ),
-    );
+    put(heap::CMDLINE, json!(cmdline));
     put(
         heap::RESTARTED,
-        json!(bucket["restarted"]["doc_count"].as_u64().unwrap_or(0) > 0),
+        json!(edge != Edge::Last && agg["restarted"]["doc_count"].as_u64().unwrap_or(0) > 0),
     );
-    put(heap::ALLOCATIONS_ALLOCATED, json!(allocated));
+    put(heap::ALLOCATIONS_ALLOCATED, json!(allocated as u64));
+    if let Some(total) = total {
+        put(heap::ALLOCATIONS_TOTAL, json!(total as u64));
+    }
     put(
         heap::GC_NEXT_GC_LIMIT,
         json!(number("next_gc").unwrap_or(0.0) as u64),
@@ -249,7 +326,9 @@ fn bucket_document(target: &str, bucket: &Value) -> Option<Value> {
 /// aggregations, not by downloading documents: one query lists the targets
 /// with their time range and period, then per target a date histogram with
 /// about `BUCKETS` buckets (one sample each at the collection period for
-/// a few hours of data; the lowest HeapAlloc of each bucket beyond that).
+/// a few hours of data); within each bucket the first and last sample of
+/// each GC count, so that every collection is seen as in the raw history
+/// (see [`heap_buckets_body`]).
 /// With `label_variable`, each target's values of `golang.<ns>.<variable>`
 /// come along as small expvar documents. `progress(done, targets)` is
 /// called after each target.
@@ -305,7 +384,7 @@ pub async fn read_heap_history(
             .as_array()
             .cloned()
             .unwrap_or_default();
-        docs.extend(buckets.iter().filter_map(|b| bucket_document(address, b)));
+        docs.extend(buckets.iter().flat_map(|b| bucket_documents(address, b)));
         if let Some(variable) = &query.label_variable {
             docs.extend(labels(cluster, &pattern, query, address, variable).await?);
         }
@@ -384,10 +463,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bucket_becomes_a_heap_document_the_analysis_reads() {
+    fn a_bucket_of_many_collections_becomes_one_heap_document_the_analysis_reads() {
         let bucket = json!({
             "key_as_string": "2026-11-25T15:35:10.000Z",
+            "first": {"value": 1.0, "value_as_string": "2026-11-25T15:35:10.250Z"},
             "allocated": {"value": 1515992.0},
+            "total": {"value": 99.0},
             "next_gc": {"value": 4194304.0},
             "gc_count": {"value": 3.0},
             "cpu": {"value": 0.0002},
@@ -396,9 +477,21 @@ mod tests {
             "gc_rate": {"value": null},
             "restarted": {"doc_count": 1},
             "cmdline": {"buckets": [{"key": "./steady -v 1"}]},
+            "cycles": {"sum_other_doc_count": 5, "buckets": [{"key": 1}]},
         });
-        let doc = bucket_document("steady:6060", &bucket).unwrap();
+        let docs = bucket_documents("steady:6060", &bucket);
+        assert_eq!(
+            docs.len(),
+            1,
+            "more collections than kept: the bucket's lowest"
+        );
+        let doc = &docs[0];
+        assert_eq!(doc["@timestamp"], "2026-11-25T15:35:10.250Z");
         assert_eq!(doc["golang"]["heap"]["allocations"]["allocated"], 1515992);
+        assert!(
+            doc["golang"]["heap"]["allocations"]["total"].is_null(),
+            "TotalAlloc of another sample than the lowest HeapAlloc is left out"
+        );
         assert_eq!(doc["golang"]["heap"]["restarted"], true);
         assert_eq!(
             doc["golang"]["heap"]["rate"],
@@ -411,7 +504,57 @@ mod tests {
         assert_eq!(doc["service"]["address"], "steady:6060");
         let empty =
             json!({"key_as_string": "2026-11-25T15:35:10.000Z", "allocated": {"value": null}});
-        assert!(bucket_document("x:1", &empty).is_none());
+        assert!(bucket_documents("x:1", &empty).is_empty());
+    }
+
+    /// A bucket in which NumGC moved from 7 to 8: the samples just before
+    /// and just after the collection come back exactly, as the raw history
+    /// holds them.
+    #[test]
+    fn a_bucket_keeps_the_first_and_last_sample_of_each_gc_count() {
+        let cycle = |count: u64, first: &str, last: &str, alloc: (f64, f64), total: (f64, f64)| {
+            json!({
+                "key": count,
+                "first": {"value": 1.0, "value_as_string": first},
+                "last": {"value": if first == last { 1.0 } else { 2.0 }, "value_as_string": last},
+                "allocated": {"value": alloc.0}, "allocated_last": {"value": alloc.1},
+                "total": {"value": total.0}, "total_last": {"value": total.1},
+                "next_gc": {"value": 2e9}, "gc_count": {"value": count as f64},
+                "cpu": {"value": 0.01}, "restarted": {"doc_count": 0},
+            })
+        };
+        let bucket = json!({
+            "key_as_string": "2026-11-25T15:35:10.000Z",
+            "cmdline": {"buckets": [{"key": "./leaking"}]},
+            "cycles": {"sum_other_doc_count": 0, "buckets": [
+                cycle(7, "2026-11-25T15:35:10.000Z", "2026-11-25T15:35:13.000Z", (1.9e9, 1.99e9), (5e9, 5.09e9)),
+                cycle(8, "2026-11-25T15:35:14.000Z", "2026-11-25T15:35:14.000Z", (1.01e9, 1.01e9), (5.1e9, 5.1e9)),
+            ]},
+        });
+        let docs = bucket_documents("leaking:6060", &bucket);
+        let seen: Vec<(&str, u64, u64, u64)> = docs
+            .iter()
+            .map(|d| {
+                (
+                    d["@timestamp"].as_str().unwrap(),
+                    d["golang"]["heap"]["gc"]["total_count"].as_u64().unwrap(),
+                    d["golang"]["heap"]["allocations"]["allocated"]
+                        .as_u64()
+                        .unwrap(),
+                    d["golang"]["heap"]["allocations"]["total"]
+                        .as_u64()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                ("2026-11-25T15:35:10.000Z", 7, 1_900_000_000, 5_000_000_000),
+                ("2026-11-25T15:35:13.000Z", 7, 1_990_000_000, 5_090_000_000),
+                ("2026-11-25T15:35:14.000Z", 8, 1_010_000_000, 5_100_000_000),
+            ]
+        );
     }
 
     #[test]

@@ -253,7 +253,12 @@ async fn run_target(
         if *stop.borrow() {
             return;
         }
-        let events = task.fetch_once(&client).await;
+        // A stop in the middle of a fetch (a slow target has up to its
+        // timeout) ends the task at once; the unfinished fetch has no document.
+        let events = tokio::select! {
+            events = task.fetch_once(&client) => events,
+            _ = stop.changed() => return,
+        };
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
         for event in events {
             let failed = event.error.is_some();

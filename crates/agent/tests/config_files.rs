@@ -346,7 +346,7 @@ fn secrets_never_appear_in_the_redacted_config() {
         !text.contains("hunter2") && !text.contains("topsecret"),
         "{text}"
     );
-    assert!(text.contains("[redacted]"));
+    assert!(text.contains(gomon_net::url::REDACTED));
 }
 
 #[test]

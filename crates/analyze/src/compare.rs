@@ -6,8 +6,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::fields::{GOLANG, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get};
+use crate::regression::{Change, MeasureChange, changes};
 use crate::series::{Lifetime, live_heap_points};
 use crate::trend::{median_of, theil_sen};
+use crate::verdict::Thresholds;
 
 /// What a group of process lifetimes (one version) looked like.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -49,6 +51,24 @@ pub struct Difference {
     pub gc_cpu_points: Option<f64>,
     /// p99 pause, relative change.
     pub pause_p99: Option<f64>,
+    /// Per measure: worse, better, the same or unclear, with the spread of
+    /// both versions across lifetimes and windows.
+    pub changes: Vec<MeasureChange>,
+    /// Whether any measure is worse.
+    pub regression: bool,
+}
+
+/// Why a comparison cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompareError {
+    /// `--baseline` names a version no lifetime has.
+    #[error("no version {baseline:?} to use as the baseline; versions present: {}", present.join(", "))]
+    UnknownBaseline {
+        /// The baseline asked for.
+        baseline: String,
+        /// The labels present, oldest first.
+        present: Vec<String>,
+    },
 }
 
 /// Groups compared with the first (the baseline).
@@ -165,12 +185,13 @@ fn relative(new: Option<f64>, base: Option<f64>) -> Option<f64> {
 
 /// Compares groups of lifetimes labelled by `label` (lifetimes without a
 /// label are left out). `baseline` picks the reference group; default: the
-/// group whose first sample is oldest.
+/// group whose first sample is oldest. A `baseline` that no group has is an
+/// error that lists the groups present.
 pub fn compare(
     lifetimes: &[Lifetime],
     label: impl Fn(&Lifetime) -> Option<String>,
     baseline: Option<&str>,
-) -> Comparison {
+) -> Result<Comparison, CompareError> {
     let mut groups: BTreeMap<String, Vec<&Lifetime>> = BTreeMap::new();
     for l in lifetimes {
         if let Some(name) = label(l) {
@@ -184,20 +205,33 @@ pub fn compare(
     };
     let mut ordered: Vec<(String, Vec<&Lifetime>)> = groups.into_iter().collect();
     ordered.sort_by(|a, b| start(&a.1).total_cmp(&start(&b.1)));
-    if let Some(base) = baseline
-        && let Some(i) = ordered.iter().position(|(l, _)| l == base)
-    {
+    if let Some(base) = baseline {
+        let Some(i) = ordered.iter().position(|(l, _)| l == base) else {
+            return Err(CompareError::UnknownBaseline {
+                baseline: base.to_owned(),
+                present: ordered.into_iter().map(|(l, _)| l).collect(),
+            });
+        };
         let chosen = ordered.remove(i);
         ordered.insert(0, chosen);
     }
     let summaries: Vec<GroupSummary> = ordered
-        .into_iter()
-        .map(|(label, ls)| summarize(label, &ls))
+        .iter()
+        .map(|(label, ls)| summarize(label.clone(), ls))
+        .collect();
+    let th = Thresholds::default();
+    let measured: Vec<Vec<MeasureChange>> = ordered
+        .iter()
+        .skip(1)
+        .map(|(_, ls)| changes(&ordered[0].1, ls, &th))
         .collect();
     let differences = match summaries.first() {
         Some(base) => summaries[1..]
             .iter()
-            .map(|g| Difference {
+            .zip(measured)
+            .map(|(g, changes)| Difference {
+                regression: changes.iter().any(|c| c.change == Change::Worse),
+                changes,
                 label: g.label.clone(),
                 live_heap: relative(g.live_heap_bytes, base.live_heap_bytes),
                 growth_mb_per_hour: g
@@ -215,8 +249,8 @@ pub fn compare(
             .collect(),
         None => Vec::new(),
     };
-    Comparison {
+    Ok(Comparison {
         groups: summaries,
         differences,
-    }
+    })
 }

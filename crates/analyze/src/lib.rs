@@ -40,12 +40,25 @@
 #![warn(clippy::unwrap_used)]
 
 mod compare;
+mod evidence;
 pub mod fields;
+mod regression;
+mod report;
 mod series;
 mod trend;
 mod verdict;
 
-pub use compare::{Comparison, Difference, GroupSummary, compare, expvar_labels, label_of};
-pub use series::{Lifetime, Sample, lifetimes, live_heap_points, troughs};
+pub use compare::{
+    CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
+};
+pub use evidence::{Analysis, Evidence};
+pub use regression::{Change, MeasureChange, SAME_WITHIN, changes};
+pub use report::{program_name, table, target_label};
+pub use series::{
+    GcCycle, LIVE_HEAP_WINDOWS, Lifetime, LiveHeap, LiveHeapSource, Sample, gc_cycles, lifetimes,
+    live_heap, live_heap_points, troughs,
+};
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
-pub use verdict::{Analysis, Evidence, Thresholds, Verdict, analyze};
+pub use verdict::{
+    DEFAULT_MIN_SPAN_SECS, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze, format_rate,
+};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::fields::{ERROR, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, get, heap};
+use crate::trend::theil_sen;
 
 /// One `golang.heap` document, reduced to what the analysis reads.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,6 +14,9 @@ pub struct Sample {
     pub t: f64,
     /// `allocations.allocated` (HeapAlloc), bytes.
     pub allocated: u64,
+    /// `allocations.total` (TotalAlloc: bytes allocated since the start),
+    /// when stored.
+    pub total_alloc: Option<u64>,
     /// `gc.next_gc_limit` (NextGC), bytes.
     pub next_gc: u64,
     /// `gc.total_count` (NumGC).
@@ -46,6 +50,7 @@ impl Sample {
         let sample = Sample {
             t: seconds(get(doc, TIMESTAMP).as_str()?)?,
             allocated: get(doc, heap::ALLOCATIONS_ALLOCATED).as_u64()?,
+            total_alloc: get(doc, heap::ALLOCATIONS_TOTAL).as_u64(),
             next_gc: get(doc, heap::GC_NEXT_GC_LIMIT).as_u64().unwrap_or(0),
             gc_count: get(doc, heap::GC_TOTAL_COUNT).as_u64().unwrap_or(0),
             cpu_fraction: get(doc, heap::GC_CPU_FRACTION).as_f64().unwrap_or(0.0),
@@ -141,27 +146,218 @@ pub fn troughs(samples: &[Sample], window: usize) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// Points `(t, bytes)` that follow the live heap.
-///
-/// The samples taken just after a collection (the GC count moved since the
-/// previous sample) are the closest to the live heap: HeapAlloc there is
-/// what survived plus at most one period of allocation. When there are
-/// enough of them (8 or more), the minima of about 20 windows of them are
-/// used: a program that collects many times a second is caught anywhere on
-/// its saw-tooth, and the minimum of several samples is close to the
-/// trough. Otherwise (a program that rarely collects) the minima of about
-/// 40 windows of all samples.
-pub fn live_heap_points(samples: &[Sample]) -> Vec<(f64, f64)> {
-    let post_gc: Vec<Sample> = samples
-        .windows(2)
-        .filter(|w| w[1].gc_count > w[0].gc_count)
-        .map(|w| w[1].clone())
-        .collect();
-    if post_gc.len() >= 8 {
-        troughs(&post_gc, (post_gc.len() / 20).max(1))
-    } else {
-        troughs(samples, (samples.len() / 40).max(3))
+/// One garbage collection seen in the samples: the run of samples that
+/// share a GC count, from the first sample after the count moved.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GcCycle {
+    /// Time of the first sample with this GC count (the closest to the
+    /// collection), seconds since the Unix epoch.
+    pub t: f64,
+    /// The GC count (NumGC) of the run.
+    pub gc_count: u64,
+    /// The lowest HeapAlloc of the run: what survived the collection plus
+    /// what was allocated before the first sample of the run.
+    pub min_allocated: u64,
+    /// NextGC after the collection: the heap goal the collector set from
+    /// the live heap it had just marked.
+    pub next_gc: u64,
+    /// The live heap at the collection: the first HeapAlloc of the run less
+    /// what was allocated between the collection and that sample. When one
+    /// collection happened between two samples that both carry TotalAlloc,
+    /// it started when HeapAlloc reached the previous NextGC, so the
+    /// allocation after it is TotalAlloc's increase less what the previous
+    /// sample still had to allocate to reach NextGC; otherwise the first
+    /// HeapAlloc of the run (an upper bound).
+    pub live_estimate: f64,
+}
+
+/// The GC cycles seen in `samples` (oldest first): one per run of samples
+/// with the same GC count. The run the data starts in is left out: its
+/// collection happened before the first sample, at an unknown time, so its
+/// HeapAlloc may hold any amount of garbage allocated since.
+pub fn gc_cycles(samples: &[Sample]) -> Vec<GcCycle> {
+    let mut out: Vec<GcCycle> = Vec::new();
+    let mut previous: Option<&Sample> = None;
+    let mut in_first_run = true;
+    for s in samples {
+        match previous {
+            Some(p) if s.gc_count == p.gc_count => {
+                if !in_first_run && let Some(last) = out.last_mut() {
+                    last.min_allocated = last.min_allocated.min(s.allocated);
+                }
+            }
+            Some(p) => {
+                in_first_run = false;
+                let allocated = s.allocated as f64;
+                let live_estimate = match (s.total_alloc, p.total_alloc) {
+                    (Some(now), Some(before)) if s.gc_count == p.gc_count + 1 && now >= before => {
+                        let since = (now - before) as f64;
+                        let to_goal = (p.next_gc as f64 - p.allocated as f64).clamp(0.0, since);
+                        (allocated - (since - to_goal)).max(0.0)
+                    }
+                    _ => allocated,
+                };
+                out.push(GcCycle {
+                    t: s.t,
+                    gc_count: s.gc_count,
+                    min_allocated: s.allocated,
+                    next_gc: s.next_gc,
+                    live_estimate,
+                });
+            }
+            None => {}
+        }
+        previous = Some(s);
     }
+    out
+}
+
+/// Time windows the span is cut into when collections are frequent.
+pub const LIVE_HEAP_WINDOWS: usize = 40;
+
+/// Where the live-heap estimate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveHeapSource {
+    /// HeapAlloc just after each collection: the live heap plus what was
+    /// allocated between the collection and the sample.
+    AfterGc,
+    /// NextGC divided by its ratio to the live heap (1 + GOGC/100, measured
+    /// from the data): exact while the collector paces by GOGC, and free of
+    /// the noise that allocation between collection and sample adds.
+    GcGoal,
+}
+
+/// The live heap of one process over time, as the verdicts read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveHeap {
+    /// Where the points come from.
+    pub source: LiveHeapSource,
+    /// `(t, bytes)`, oldest first, at most one per time window.
+    pub points: Vec<(f64, f64)>,
+    /// NextGC over the live heap (1 + GOGC/100 when paced by GOGC), as
+    /// measured: the highest ratio of NextGC to HeapAlloc after a collection
+    /// (ignoring the top 5 %).
+    pub goal_ratio: Option<f64>,
+    /// Collections seen.
+    pub cycles: usize,
+}
+
+/// The live heap estimated from `samples`.
+///
+/// Right after a collection HeapAlloc is what survived (the live heap)
+/// plus what was allocated since; between collections it only grows, so
+/// raw HeapAlloc saw-tooths and says little, while its value just after
+/// each collection ([`GcCycle`]) follows what the program keeps. The
+/// collector also sets NextGC from the live heap it marked: NextGC = live ×
+/// (1 + GOGC/100), unless a memory limit (GOMEMLIMIT) or the 4 MB minimum
+/// pins it. When NextGC moves freely (fewer than half the collections share
+/// one NextGC value) and stands clearly above HeapAlloc, NextGC divided by
+/// that ratio is used: it has no allocation noise. Otherwise (a program held
+/// at its memory limit, GOGC=off, a tiny heap) HeapAlloc after each
+/// collection is.
+///
+/// A program that collects many times per sample gives one point per
+/// collection seen; the lowest in each of [`LIVE_HEAP_WINDOWS`] equal time
+/// windows is kept. Time windows (not counts of samples) make raw samples
+/// and per-bucket summaries from a server give the same points.
+pub fn live_heap(samples: &[Sample]) -> LiveHeap {
+    let cycles = gc_cycles(samples);
+    let mut ratios: Vec<f64> = cycles
+        .iter()
+        .filter(|c| c.live_estimate > 0.0)
+        .map(|c| c.next_gc as f64 / c.live_estimate)
+        .collect();
+    ratios.sort_unstable_by(f64::total_cmp);
+    let goal_ratio = (!ratios.is_empty()).then(|| ratios[(ratios.len() - 1) * 95 / 100]);
+    let after_gc = thin(samples, cycles.iter().map(|c| (c.t, c.live_estimate)));
+    let from_goal = goal_ratio.filter(|r| *r >= 1.25).map(|r| {
+        // The NextGC the data starts with was set by a collection before
+        // it: a valid (if older) point of the live heap.
+        let first = samples
+            .first()
+            .filter(|s| cycles.first().is_none_or(|c| c.t > s.t))
+            .map(|s| (s.t, s.next_gc as f64 / r));
+        thin(
+            samples,
+            first
+                .into_iter()
+                .chain(cycles.iter().map(|c| (c.t, c.next_gc as f64 / r))),
+        )
+    });
+    // NextGC is used only while the collector paces by GOGC: a memory
+    // limit (GOMEMLIMIT, or GOGC=off with one) pins it within a fraction of
+    // a percent while the live heap moves, over the whole data or at its
+    // end (a leak that reached the limit).
+    let goals: Vec<f64> = cycles.iter().map(|c| c.next_gc as f64).collect();
+    let pinned = is_pinned(&goals) || is_pinned(&goals[goals.len() - goals.len() / 3..]);
+    // With fewer than three collections pinning cannot be told: NextGC is
+    // used only when its trend is within a factor of two of HeapAlloc's.
+    let few_agree = |goal: &[(f64, f64)]| match (theil_sen(goal), theil_sen(&after_gc)) {
+        (Some(g), Some(a)) => (0.5..=2.0).contains(&(g.slope / a.slope)),
+        _ => false,
+    };
+    let (source, points) = match from_goal {
+        Some(goal) if !pinned && (cycles.len() >= 3 || few_agree(&goal)) => {
+            (LiveHeapSource::GcGoal, goal)
+        }
+        _ => (LiveHeapSource::AfterGc, after_gc),
+    };
+    LiveHeap {
+        source,
+        points,
+        goal_ratio,
+        cycles: cycles.len(),
+    }
+}
+
+/// Whether NextGC stays within 0.3 % (5th to 95th percentile) over at
+/// least three collections: held by a limit, not by the live heap, which
+/// moves more than that between collections.
+fn is_pinned(goals: &[f64]) -> bool {
+    if goals.len() < 3 {
+        return false;
+    }
+    let mut sorted = goals.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let at = |q: usize| sorted[(sorted.len() - 1) * q / 100];
+    let middle = at(50);
+    middle > 0.0 && (at(95) - at(5)) / middle < 0.003
+}
+
+/// The lowest point in each of [`LIVE_HEAP_WINDOWS`] equal time windows
+/// of the span of `samples`.
+fn thin(samples: &[Sample], points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return out;
+    };
+    let width = (last.t - first.t) / LIVE_HEAP_WINDOWS as f64;
+    let mut current_window: Option<i64> = None;
+    for (t, v) in points {
+        let window = if width > 0.0 {
+            ((t - first.t) / width).floor() as i64
+        } else {
+            0
+        };
+        match (current_window, out.last_mut()) {
+            (Some(w), Some(point)) if w == window => {
+                if v < point.1 {
+                    *point = (t, v);
+                }
+            }
+            _ => {
+                out.push((t, v));
+                current_window = Some(window);
+            }
+        }
+    }
+    out
+}
+
+/// The points of [`live_heap`].
+pub fn live_heap_points(samples: &[Sample]) -> Vec<(f64, f64)> {
+    live_heap(samples).points
 }
 
 #[cfg(test)]
@@ -217,6 +413,7 @@ mod tests {
             .map(|(i, a)| Sample {
                 t: i as f64,
                 allocated: *a,
+                total_alloc: None,
                 next_gc: 0,
                 gc_count: 0,
                 cpu_fraction: 0.0,

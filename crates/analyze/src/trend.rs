@@ -10,6 +10,13 @@ pub struct Trend {
     /// Share of point pairs whose slope has the sign of `slope` (0.5 = a
     /// coin toss, 1.0 = every pair agrees); 0 when `slope` is 0.
     pub agreement: f64,
+    /// Lower end of the 95 % confidence interval of the slope (Sen's
+    /// interval, from the ranks of the pairwise slopes).
+    pub slope_low: f64,
+    /// Upper end of that interval.
+    pub slope_high: f64,
+    /// Points the fit used.
+    pub points: usize,
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -62,12 +69,22 @@ pub fn theil_sen(points: &[(f64, f64)]) -> Option<Trend> {
     } else {
         0
     };
+    // Sen's interval: the slopes `C` ranks either side of the median, with
+    // C from the variance of Kendall's S (ties ignored) at z = 1.96.
+    let n = points.len() as f64;
+    let c = 1.96 * (n * (n - 1.0) * (2.0 * n + 5.0) / 18.0).sqrt();
+    let rank = |r: f64| slopes[(r.round().max(0.0) as usize).min(pairs - 1)];
+    let slope_low = rank((pairs as f64 - c) / 2.0 - 1.0);
+    let slope_high = rank((pairs as f64 + c) / 2.0);
     let mut offsets: Vec<f64> = points.iter().map(|(x, y)| y - slope * x).collect();
     let intercept = median(&mut offsets)?;
     Some(Trend {
         slope,
         intercept,
         agreement: agreeing as f64 / pairs as f64,
+        slope_low,
+        slope_high,
+        points: points.len(),
     })
 }
 
@@ -86,6 +103,7 @@ mod tests {
         let points: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, 3.0 * i as f64 + 7.0)).collect();
         let t = theil_sen(&points).unwrap();
         assert_eq!((t.slope, t.intercept, t.agreement), (3.0, 7.0, 1.0));
+        assert_eq!((t.slope_low, t.slope_high, t.points), (3.0, 3.0, 50));
     }
 
     #[test]
@@ -96,6 +114,21 @@ mod tests {
         }
         let t = theil_sen(&points).unwrap();
         assert!((t.slope - 2.0).abs() < 0.2, "{t:?}");
+    }
+
+    #[test]
+    fn the_interval_holds_the_slope_and_widens_with_noise() {
+        let noisy: Vec<(f64, f64)> = (0..40)
+            .map(|i| (i as f64, i as f64 + ((i * 37) % 23) as f64 - 11.0))
+            .collect();
+        let t = theil_sen(&noisy).unwrap();
+        assert!(t.slope_low < t.slope && t.slope < t.slope_high, "{t:?}");
+        assert!(t.slope_low < 1.0 && t.slope_high > 1.0, "{t:?}");
+        let few = theil_sen(&noisy[..6]).unwrap();
+        assert!(
+            few.slope_high - few.slope_low > t.slope_high - t.slope_low,
+            "fewer points, wider interval: {few:?} vs {t:?}"
+        );
     }
 
     #[test]

@@ -2,21 +2,29 @@
 
 use serde::Serialize;
 
-use crate::series::{Lifetime, live_heap_points};
+use crate::evidence::{Analysis, Evidence};
+use crate::series::{Lifetime, Sample, live_heap};
 use crate::trend::{median_of, theil_sen};
 
-/// When a verdict is given. The defaults suit 1–10 s data over minutes to hours.
+/// The shortest span of data for a verdict on the heap trend, unless
+/// [`Thresholds::min_span_secs`] says otherwise (the CLI's `--min-span`
+/// default, and the demo's).
+pub const DEFAULT_MIN_SPAN_SECS: f64 = 30.0;
+
+/// When a verdict is given. The defaults suit 1–10 s data over a minute to days.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
     /// Fewest samples for any verdict on the heap trend.
     pub min_samples: usize,
     /// Shortest span (seconds) for any verdict on the heap trend.
     pub min_span_secs: f64,
-    /// Growth of the live heap, relative to its starting level, that counts.
+    /// Growth of the live heap over the window, relative to its starting
+    /// level, that counts as growth.
     pub min_growth_fraction: f64,
     /// Growth of the live heap (bytes) below which nothing counts.
     pub min_growth_bytes: f64,
-    /// Share of point pairs that must agree on a rising trend.
+    /// Share of point pairs of the last third that must agree on a rising
+    /// trend for a leak.
     pub min_agreement: f64,
     /// GC CPU fraction from which GC pressure is reported (the source
     /// article: "single-digit percents" need work).
@@ -30,8 +38,8 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
-            min_samples: 20,
-            min_span_secs: 60.0,
+            min_samples: 10,
+            min_span_secs: DEFAULT_MIN_SPAN_SECS,
             min_growth_fraction: 0.10,
             min_growth_bytes: 1024.0 * 1024.0,
             min_agreement: 0.70,
@@ -41,6 +49,9 @@ impl Default for Thresholds {
         }
     }
 }
+
+/// Fewest live-heap points (collections seen) for a verdict on the trend.
+pub const MIN_LIVE_HEAP_POINTS: usize = 3;
 
 /// What the heap of one process does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -54,7 +65,9 @@ pub enum Verdict {
     GcPressure,
     /// Nothing to report.
     Steady,
-    /// Too few samples or too short a span to say.
+    /// The data cannot tell: too few samples, too short a span, too few
+    /// collections, or a live heap too uneven to call; the summary says
+    /// which and how much more is needed.
     InsufficientData,
 }
 
@@ -69,62 +82,38 @@ impl Verdict {
             Verdict::InsufficientData => "insufficient-data",
         }
     }
-}
 
-/// The figures behind a verdict.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Evidence {
-    /// Estimated live heap at the start (troughs of HeapAlloc), bytes.
-    pub live_heap_start_bytes: f64,
-    /// Estimated live heap at the end, bytes.
-    pub live_heap_end_bytes: f64,
-    /// Robust trend of the live heap over the whole span, MB per hour.
-    pub growth_mb_per_hour: f64,
-    /// Trend over the last third of the span, MB per hour.
-    pub recent_growth_mb_per_hour: f64,
-    /// How sure a leak or plateau call is (absent for other verdicts). Leak:
-    /// share of point pairs over the last third that agree the heap rises
-    /// (0.5 = chance, 1 = all). Plateau: share of the last third's troughs
-    /// that stay above the early level by at least half the growth threshold.
-    pub confidence: Option<f64>,
-    /// NextGC (the GC limit) at the start and end, bytes.
-    pub gc_limit_start_bytes: u64,
-    /// NextGC at the end, bytes.
-    pub gc_limit_end_bytes: u64,
-    /// GC CPU fraction at the end (since the program started).
-    pub gc_cpu_fraction: f64,
-    /// Median of the per-interval p99 GC pauses, ns.
-    pub pause_p99_ns: Option<u64>,
-    /// Median GC cycles per second.
-    pub gc_cycles_per_sec: Option<f64>,
-    /// Median allocation rate, bytes per second.
-    pub alloc_bytes_per_sec: Option<f64>,
-    /// For a leak with a memory limit: seconds until the live heap reaches it.
-    pub seconds_to_limit: Option<f64>,
-}
-
-/// The analysis of one process lifetime.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Analysis {
-    /// `host:port` of the target.
-    pub target: String,
-    /// The process's command line.
-    pub cmdline: String,
-    /// Samples read.
-    pub samples: usize,
-    /// Seconds covered.
-    pub span_secs: f64,
-    /// The main verdict: leak, plateau, gc-pressure, steady or insufficient-data.
-    pub verdict: Verdict,
-    /// Every verdict that applies (a leak can also be under GC pressure).
-    pub verdicts: Vec<Verdict>,
-    /// One sentence a person reads.
-    pub summary: String,
-    /// The figures.
-    pub evidence: Evidence,
+    /// Every verdict, in the order of [`Verdict::as_str`]'s names in help texts.
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Leak,
+        Verdict::Plateau,
+        Verdict::GcPressure,
+        Verdict::Steady,
+        Verdict::InsufficientData,
+    ];
 }
 
 const MB: f64 = 1e6;
+
+/// A rate as the table and the summaries print it.
+pub fn format_rate(mb_per_hour: f64) -> String {
+    format!("{mb_per_hour:+.1} MB/h")
+}
+
+/// How many growth thresholds (bytes) half the 95 % interval of the trend
+/// may add up to over the window for a `steady` call: more, and the data
+/// are too uneven to call the heap flat.
+const UNEVEN: f64 = 3.0;
+
+/// Fewest points of the start level, when the first tenth holds fewer (and
+/// there are three times as many): a live heap that swings needs them.
+const HEAD_POINTS: usize = 10;
+
+/// What the heap trend says, before GC pressure is added.
+enum Trended {
+    Call(Verdict, String),
+    Unclear(String),
+}
 
 /// Analyses one process lifetime.
 pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
@@ -142,96 +131,230 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
         .filter_map(|s| s.pause_p99_ns.map(|p| p as f64))
         .collect();
     evidence.pause_p99_ns = median_of(&p99s).map(|p| p as u64);
-    let gc_rates: Vec<f64> = samples.iter().filter_map(|s| s.gc_rate).collect();
-    evidence.gc_cycles_per_sec = median_of(&gc_rates);
+    // Collections over the span (a median of per-interval rates is 0 for a
+    // program that collects less often than it is polled).
+    evidence.gc_cycles_per_sec = match (samples.first(), samples.last()) {
+        (Some(a), Some(b)) if b.t > a.t => {
+            Some(b.gc_count.saturating_sub(a.gc_count) as f64 / (b.t - a.t))
+        }
+        _ => None,
+    };
     let alloc_rates: Vec<f64> = samples.iter().filter_map(|s| s.alloc_rate).collect();
     evidence.alloc_bytes_per_sec = median_of(&alloc_rates);
 
     let gc_pressure = evidence.gc_cpu_fraction >= th.gc_cpu_fraction
         || evidence.pause_p99_ns.is_some_and(|p| p >= th.pause_p99_ns);
-    let base = |verdict: Verdict, summary: String, evidence: Evidence| {
-        let mut verdicts = vec![verdict];
-        if gc_pressure && verdict != Verdict::GcPressure {
-            verdicts.push(Verdict::GcPressure);
-        }
-        let verdict = if verdict == Verdict::Steady && gc_pressure {
-            Verdict::GcPressure
-        } else {
-            verdict
-        };
-        if verdict == Verdict::GcPressure {
-            verdicts.retain(|v| *v != Verdict::Steady);
-        }
-        Analysis {
-            target: lifetime.target.clone(),
-            cmdline: lifetime.cmdline.clone(),
-            samples: n,
-            span_secs,
-            verdict,
-            verdicts,
-            summary,
-            evidence,
-        }
+    let live = live_heap(samples);
+    evidence.gc_cycles_seen = live.cycles;
+    evidence.live_heap_source = Some(live.source);
+    evidence.gc_goal_ratio = live.goal_ratio;
+    let points = live.points;
+    evidence.live_heap_points = points.len();
+
+    let trended = if n < th.min_samples
+        || span_secs < th.min_span_secs
+        || points.len() < MIN_LIVE_HEAP_POINTS
+    {
+        Trended::Unclear(missing_data(samples, span_secs, points.len(), th))
+    } else {
+        judge_trend(&points, samples, th, &mut evidence)
     };
-
-    let points = live_heap_points(samples);
-    if n < th.min_samples || span_secs < th.min_span_secs || points.len() < 6 {
-        let mut needs = Vec::new();
-        if n < th.min_samples {
-            needs.push(format!("{} more samples", th.min_samples - n));
+    // GC pressure stands for a steady heap, and comes after any other heap
+    // verdict (insufficient-data included).
+    let (verdicts, summary) = match trended {
+        Trended::Call(Verdict::Steady, _) if gc_pressure => {
+            (vec![Verdict::GcPressure], gc_pressure_summary(&evidence))
         }
-        if span_secs < th.min_span_secs {
-            needs.push(format!("{:.0} s more data", th.min_span_secs - span_secs));
-        }
-        if needs.is_empty() {
-            needs.push("more GC cycles (fewer than 6 live-heap points)".to_owned());
-        }
-        let summary = format!(
-            "{n} samples over {span_secs:.0} s: need {}",
-            needs.join(" and ")
-        );
-        return base(Verdict::InsufficientData, summary, evidence);
+        Trended::Call(verdict, summary) if gc_pressure => (
+            vec![verdict, Verdict::GcPressure],
+            format!(
+                "{summary}; GC takes {:.1} % of CPU",
+                evidence.gc_cpu_fraction * 100.0
+            ),
+        ),
+        Trended::Call(verdict, summary) => (vec![verdict], summary),
+        Trended::Unclear(why) if gc_pressure => (
+            vec![Verdict::InsufficientData, Verdict::GcPressure],
+            format!(
+                "{why}; GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s)",
+                evidence.gc_cpu_fraction * 100.0,
+                evidence.pause_p99_ns.unwrap_or(0) / 1000,
+                evidence.gc_cycles_per_sec.unwrap_or(0.0)
+            ),
+        ),
+        Trended::Unclear(why) => (vec![Verdict::InsufficientData], why),
+    };
+    let verdict = verdicts[0];
+    Analysis {
+        target: lifetime.target.clone(),
+        cmdline: lifetime.cmdline.clone(),
+        program: crate::report::program_name(&lifetime.cmdline).to_owned(),
+        samples: n,
+        span_secs,
+        verdict,
+        verdicts,
+        summary,
+        evidence,
     }
+}
 
-    let overall = theil_sen(&points);
-    let at = |t: f64| overall.map_or(0.0, |tr| tr.intercept + tr.slope * t);
+fn gc_pressure_summary(evidence: &Evidence) -> String {
+    format!(
+        "live heap flat at {:.1} MB ({}), but GC takes {:.1} % of CPU (p99 pause {} µs, {:.2} cycles/s)",
+        evidence.live_heap_end_bytes / MB,
+        format_rate(evidence.growth_mb_per_hour),
+        evidence.gc_cpu_fraction * 100.0,
+        evidence.pause_p99_ns.unwrap_or(0) / 1000,
+        evidence.gc_cycles_per_sec.unwrap_or(0.0)
+    )
+}
+
+/// What is missing for a verdict on the trend, in the terms a person can act on.
+fn missing_data(samples: &[Sample], span_secs: f64, points: usize, th: &Thresholds) -> String {
+    let n = samples.len();
+    let mut needs = Vec::new();
+    if n < th.min_samples {
+        needs.push(plural(th.min_samples - n, "more sample"));
+    }
+    if span_secs < th.min_span_secs {
+        needs.push(format!(
+            "{:.0} s more data",
+            (th.min_span_secs - span_secs).ceil()
+        ));
+    }
+    let collections = match (samples.first(), samples.last()) {
+        (Some(a), Some(b)) => b.gc_count.saturating_sub(a.gc_count),
+        _ => 0,
+    };
+    // Collections are counted but too few samples follow them: more samples
+    // settle it, and the needs above say how many.
+    let samples_short = collections as usize >= MIN_LIVE_HEAP_POINTS && !needs.is_empty();
+    if points < MIN_LIVE_HEAP_POINTS && !samples_short {
+        let more = MIN_LIVE_HEAP_POINTS - points;
+        let pace = if collections > 0 && span_secs > 0.0 {
+            let every = span_secs / collections as f64;
+            format!(
+                " (one every {every:.0} s here, so about {:.0} s more)",
+                every * more as f64
+            )
+        } else if let Some(last) = samples.last() {
+            format!(
+                " (NumGC stayed at {} while HeapAlloc went to {:.1} MB of a {:.1} MB GC limit)",
+                last.gc_count,
+                last.allocated as f64 / MB,
+                last.next_gc as f64 / MB
+            )
+        } else {
+            String::new()
+        };
+        needs.push(format!(
+            "{}: the live heap is only seen just after one, and {} seen{pace}",
+            plural(more, "more garbage collection"),
+            match points {
+                1 => "1 was".to_owned(),
+                p => format!("{p} were"),
+            }
+        ));
+    }
+    format!(
+        "{} over {span_secs:.0} s: need {}",
+        plural(n, "sample"),
+        needs.join(" and ")
+    )
+}
+
+/// `1 sample`, `2 samples`.
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+/// The heap verdict from the live-heap points, with its evidence filled in.
+fn judge_trend(
+    points: &[(f64, f64)],
+    samples: &[Sample],
+    th: &Thresholds,
+    evidence: &mut Evidence,
+) -> Trended {
     let (t0, t1) = (points[0].0, points[points.len() - 1].0);
-    evidence.live_heap_start_bytes = at(t0).max(0.0);
-    evidence.live_heap_end_bytes = at(t1).max(0.0);
-    evidence.growth_mb_per_hour = overall.map_or(0.0, |tr| tr.slope * 3600.0 / MB);
-
-    // Head: the first tenth of the time (at least two points), the level
-    // the process started from; tail: the last third.
-    let mut head: Vec<(f64, f64)> = points
+    let window = (t1 - t0).max(f64::MIN_POSITIVE);
+    // The first tenth, or the first ten points up to a third of them (at
+    // least two): the level the window starts from.
+    let head_end = points
         .iter()
-        .copied()
-        .filter(|p| p.0 <= t0 + (t1 - t0) / 10.0)
-        .collect();
-    if head.len() < 2 {
-        head = points.iter().copied().take(2).collect();
-    }
-    let tail: Vec<(f64, f64)> = points
-        .iter()
-        .copied()
-        .filter(|p| p.0 >= t1 - (t1 - t0) / 3.0)
-        .collect();
-    let head_level = median_of(&head.iter().map(|p| p.1).collect::<Vec<_>>()).unwrap_or(0.0);
-    let tail_level = median_of(&tail.iter().map(|p| p.1).collect::<Vec<_>>()).unwrap_or(0.0);
-    let threshold = (th.min_growth_fraction * head_level).max(th.min_growth_bytes);
-    let recent = theil_sen(&tail);
-    evidence.recent_growth_mb_per_hour = recent.map_or(0.0, |tr| tr.slope * 3600.0 / MB);
+        .position(|p| p.0 > t0 + window / 10.0)
+        .unwrap_or(points.len())
+        .max(HEAD_POINTS.min(points.len() / 3))
+        .max(2)
+        .min(points.len());
+    // The last third, or when it holds fewer than three points (collections
+    // minutes apart), the last two: the latest step of the live heap.
+    let in_last_third = points.iter().filter(|p| p.0 >= t1 - window / 3.0).count();
+    let tail_start = if in_last_third < MIN_LIVE_HEAP_POINTS {
+        points.len() - 2
+    } else {
+        points.len() - in_last_third
+    };
+    let head = &points[..head_end];
+    let tail = &points[tail_start..];
+    // A level is the lower quartile of the points: they are upper bounds of
+    // the live heap, and a live heap that swings (work built up and freed)
+    // returns to its floor.
+    let level = |ps: &[(f64, f64)]| {
+        let mut v: Vec<f64> = ps.iter().map(|p| p.1).collect();
+        v.sort_unstable_by(f64::total_cmp);
+        v.get((v.len().saturating_sub(1)) / 4).copied()
+    };
+    let start = level(head).unwrap_or(0.0);
+    let end = level(tail).unwrap_or(0.0);
+    let threshold = (th.min_growth_fraction * start).max(th.min_growth_bytes);
+    let per_hour = |bytes_per_sec: f64| bytes_per_sec * 3600.0 / MB;
+    let (Some(overall), Some(recent)) = (theil_sen(points), theil_sen(tail)) else {
+        return Trended::Unclear(format!(
+            "{} samples: the live-heap points share one time: need samples further apart",
+            samples.len()
+        ));
+    };
+    evidence.live_heap_start_bytes = start;
+    evidence.live_heap_end_bytes = end;
+    evidence.growth_threshold_bytes = threshold;
+    evidence.window_secs = window;
+    // The growth rate that counts: the threshold per hour, or over the
+    // window when that is longer, so that a long window catches a slower leak.
+    // Below `min_growth_bytes` over the window nothing counts either.
+    let threshold_rate = (threshold / window.max(3600.0)).max(th.min_growth_bytes / window);
+    evidence.growth_threshold_mb_per_hour = per_hour(threshold_rate);
+    evidence.growth_mb_per_hour = per_hour(overall.slope);
+    evidence.growth_low_mb_per_hour = per_hour(overall.slope_low);
+    evidence.growth_high_mb_per_hour = per_hour(overall.slope_high);
+    evidence.recent_growth_mb_per_hour = per_hour(recent.slope);
+    evidence.recent_growth_low_mb_per_hour = per_hour(recent.slope_low);
+    evidence.recent_growth_high_mb_per_hour = per_hour(recent.slope_high);
+    let rate = format_rate(evidence.growth_mb_per_hour);
+    let recent_rate = format_rate(evidence.recent_growth_mb_per_hour);
+    let rise = end - start;
+    let mb = |bytes: f64| bytes / MB;
 
-    // Still rising at the end, fast enough to matter over the whole span.
-    let still_rising = recent.is_some_and(|tr| {
-        tr.slope > 0.0 && tr.agreement >= th.min_agreement && tr.slope * (t1 - t0) > threshold
-    }) && overall
-        .is_some_and(|tr| tr.slope > 0.0 && tr.agreement >= th.min_agreement);
-    if still_rising {
-        let slope = recent.map_or(0.0, |tr| tr.slope);
-        evidence.confidence = recent.map(|tr| tr.agreement);
+    // Growing: the whole window's trend is above the threshold and its
+    // 95 % interval above zero, and the later levels are higher.
+    let grows = overall.slope_low > 0.0 && overall.slope > threshold_rate && rise > 0.0;
+    // Still rising at the end: the last third rises for sure, at a third
+    // of the window's rate or more; or it rises, is measured to within
+    // 1.5 times the window's rate, and does not show it slowing down.
+    let rising_for_sure = recent.slope_low > 0.0
+        && recent.slope >= overall.slope / 3.0
+        && recent.agreement >= th.min_agreement;
+    let not_slowing = recent.slope > 0.0
+        && recent.slope_high >= overall.slope
+        && (recent.slope_high - recent.slope_low) / 2.0 <= 1.5 * overall.slope;
+    if grows && (rising_for_sure || not_slowing) {
+        evidence.confidence = Some(recent.agreement);
         if let Some(limit) = th.memory_limit {
-            let left = limit as f64 - evidence.live_heap_end_bytes;
-            evidence.seconds_to_limit = Some((left / slope).max(0.0));
+            let now = overall.intercept + overall.slope * t1;
+            evidence.seconds_to_limit = Some(((limit as f64 - now) / overall.slope).max(0.0));
         }
         let to_limit = evidence
             .seconds_to_limit
@@ -242,50 +365,93 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
                 )
             })
             .unwrap_or_default();
-        let summary = format!(
-            "live heap grows {:.1} MB/h ({:.1} → {:.1} MB in {:.0} s), still rising at the end{}",
-            evidence.recent_growth_mb_per_hour,
-            evidence.live_heap_start_bytes / MB,
-            evidence.live_heap_end_bytes / MB,
-            span_secs,
-            to_limit
+        return Trended::Call(
+            Verdict::Leak,
+            format!(
+                "live heap grows {rate} ({:.1} → {:.1} MB over {:.0} s), still rising at the end ({recent_rate} over the last third){to_limit}",
+                mb(start),
+                mb(end),
+                window
+            ),
         );
-        return base(Verdict::Leak, summary, evidence);
     }
-    // Not rising at the end: report the early and late levels, not the
-    // ends of a straight line that does not describe the data.
-    evidence.live_heap_start_bytes = head_level;
-    evidence.live_heap_end_bytes = tail_level;
-    if tail_level - head_level > threshold {
+    // Levelled off: the end level is above the start by more than the
+    // threshold, and the last third no longer rises: for sure slower than
+    // the window's average rise and at a third of it at most, or at no rate
+    // that counts.
+    let rise_rate = rise / window;
+    let levelled = (recent.slope <= rise_rate / 3.0 && recent.slope_high < rise_rate)
+        || recent.slope.abs() <= threshold_rate;
+    if rise > threshold && levelled {
         let above = tail
             .iter()
-            .filter(|p| p.1 > head_level + threshold / 2.0)
+            .filter(|p| p.1 > start + threshold / 2.0)
             .count();
-        evidence.confidence = Some(above as f64 / tail.len().max(1) as f64);
-        let summary = format!(
-            "live heap grew from {:.1} to {:.1} MB, then levelled off ({:+.1} MB/h over the last third)",
-            head_level / MB,
-            tail_level / MB,
-            evidence.recent_growth_mb_per_hour
+        evidence.confidence = Some(above as f64 / tail.len() as f64);
+        return Trended::Call(
+            Verdict::Plateau,
+            format!(
+                "live heap grew from {:.1} to {:.1} MB ({rate}), then levelled off ({recent_rate} over the last third)",
+                mb(start),
+                mb(end)
+            ),
         );
-        return base(Verdict::Plateau, summary, evidence);
     }
-    let summary = if gc_pressure {
+    let precise_enough =
+        (overall.slope_high - overall.slope_low) / 2.0 * window <= UNEVEN * threshold;
+    // Steady: no growth rate above the threshold, no rise of the level; no
+    // fall that is both sure and above the threshold over the window, nor a
+    // fall of the level of twice the threshold; a trend measured well enough.
+    if !grows
+        && overall.slope <= threshold_rate
+        && (overall.slope * window >= -threshold || overall.slope_high >= 0.0)
+        && (-2.0 * threshold..=threshold).contains(&rise)
+        && precise_enough
+    {
+        return Trended::Call(
+            Verdict::Steady,
+            format!("live heap flat at {:.1} MB ({rate})", mb(end)),
+        );
+    }
+    // No call the numbers support: say why, and what would settle it.
+    let cycles_per_hour = if window > 0.0 {
+        evidence.gc_cycles_seen as f64 * 3600.0
+            / (samples.last().map_or(0.0, |s| s.t) - samples[0].t).max(1.0)
+    } else {
+        0.0
+    };
+    let why = if grows || rise > threshold {
         format!(
-            "live heap flat at {:.1} MB, but GC takes {:.1} % of CPU (p99 pause {} µs, {:.0} cycles/s)",
-            tail_level / MB,
-            evidence.gc_cpu_fraction * 100.0,
-            evidence.pause_p99_ns.unwrap_or(0) / 1000,
-            evidence.gc_cycles_per_sec.unwrap_or(0.0)
+            "live heap grew from {:.1} to {:.1} MB ({rate}), but the last third ({} points, {recent_rate}, \
+             95 % interval {} to {}) cannot tell whether it still rises",
+            mb(start),
+            mb(end),
+            tail.len(),
+            format_rate(evidence.recent_growth_low_mb_per_hour),
+            format_rate(evidence.recent_growth_high_mb_per_hour),
+        )
+    } else if overall.slope * window < -threshold || rise < -2.0 * threshold {
+        format!(
+            "live heap is falling ({:.1} → {:.1} MB, {rate})",
+            mb(start),
+            mb(end)
         )
     } else {
         format!(
-            "live heap flat at {:.1} MB ({:+.1} MB/h)",
-            tail_level / MB,
-            evidence.growth_mb_per_hour
+            "live heap near {:.1} MB ({rate}), too uneven to tell a growth of {} from none \
+             (95 % interval {} to {})",
+            mb(end),
+            format_rate(evidence.growth_threshold_mb_per_hour),
+            format_rate(per_hour(overall.slope_low)),
+            format_rate(per_hour(overall.slope_high))
         )
     };
-    base(Verdict::Steady, summary, evidence)
+    Trended::Unclear(format!(
+        "{why}: need a longer window ({} live-heap points from {} collections, about {:.0} per hour)",
+        points.len(),
+        evidence.gc_cycles_seen,
+        cycles_per_hour
+    ))
 }
 
 #[cfg(test)]

@@ -36,8 +36,12 @@ fn filled(name: &str, rows: i64, step_ms: i64) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("gomon-store-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let path = dir.join(gomon_store::DEFAULT_FILE);
+    // The data is from 2026-01-01: keep every table's rows.
+    let years = Duration::from_secs(10 * 365 * 86_400);
     let settings = StoreSettings {
-        retention: Duration::from_secs(10 * 365 * 86_400),
+        retention: years,
+        minute_retention: years,
+        hour_retention: years,
         ..StoreSettings::default()
     };
     let mut store = Store::open(&path, settings).unwrap();

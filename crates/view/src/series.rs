@@ -11,7 +11,7 @@
 //! ```
 
 use gomon_analyze::fields::{self, heap};
-use gomon_analyze::{Analysis, Thresholds, analyze, lifetimes, live_heap_points};
+use gomon_analyze::{Analysis, Thresholds, analyze, lifetimes, live_heap, theil_sen};
 use gomon_store::Series;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,8 +22,7 @@ pub const STALE_AFTER_MS: i64 = 60_000;
 /// The program's name: the last path element of the command line's first
 /// word (`/srv/bin/orders -addr :6060` → `orders`); empty for no command line.
 pub fn program_name(cmdline: &str) -> String {
-    let first = cmdline.split_whitespace().next().unwrap_or_default();
-    first.rsplit(['/', '\\']).next().unwrap_or(first).to_owned()
+    gomon_analyze::program_name(cmdline).to_owned()
 }
 
 /// `up` or `down`: down when the last fetch failed or nothing came for
@@ -85,8 +84,9 @@ pub struct LifetimeAnalysis {
     pub from_ms: i64,
     /// Last sample, Unix ms.
     pub to_ms: i64,
-    /// The live-heap trend from its first to its last point, `[[ms, bytes],
-    /// [ms, bytes]]`; absent without a verdict on the trend.
+    /// The Theil–Sen line through the live-heap points the verdict read,
+    /// from its first to its last point, `[[ms, bytes], [ms, bytes]]`;
+    /// absent without a verdict on the trend.
     pub trend: Option<[(i64, f64); 2]>,
 }
 
@@ -101,13 +101,14 @@ pub fn analyse(docs: &[Value]) -> Vec<LifetimeAnalysis> {
             let ms = |t: f64| (t * 1000.0).round() as i64;
             let from_ms = lifetime.samples.first().map_or(0, |s| ms(s.t));
             let to_ms = lifetime.samples.last().map_or(0, |s| ms(s.t));
-            let points = live_heap_points(&lifetime.samples);
-            let trend = match (points.first(), points.last(), analysis.verdict) {
-                (_, _, gomon_analyze::Verdict::InsufficientData) => None,
-                (Some(a), Some(b), _) if b.0 > a.0 => Some([
-                    (ms(a.0), analysis.evidence.live_heap_start_bytes),
-                    (ms(b.0), analysis.evidence.live_heap_end_bytes),
-                ]),
+            let points = live_heap(&lifetime.samples).points;
+            let line = theil_sen(&points);
+            let trend = match (points.first(), points.last(), line, analysis.verdict) {
+                (_, _, _, gomon_analyze::Verdict::InsufficientData) => None,
+                (Some(a), Some(b), Some(line), _) if b.0 > a.0 => {
+                    let at = |t: f64| (line.intercept + line.slope * t).max(0.0);
+                    Some([(ms(a.0), at(a.0)), (ms(b.0), at(b.0))])
+                }
                 _ => None,
             };
             LifetimeAnalysis {

@@ -4,7 +4,7 @@
 use super::*;
 
 impl Config {
-    /// The configuration as JSON with secrets replaced by `[redacted]`, for
+    /// The configuration as JSON with secrets replaced by `<redacted>`, for
     /// `gomon test config`: effective values, defaults filled in (those that
     /// depend on the data folder use [`default_data_dir`](crate::default_data_dir),
     /// as `gomon run` does without `--data`).
@@ -29,7 +29,7 @@ impl Config {
                     "hosts": m.hosts,
                     "heap": {"path": m.effective_path(&m.heap.path)},
                     "username": m.username,
-                    "password": m.password.as_ref().map(|_| "[redacted]"),
+                    "password": m.password.as_ref().map(|_| gomon_net::url::REDACTED),
                     "bearer_token_file": m.bearer_token_file,
                     "headers": m.headers.keys().collect::<Vec<_>>(),
                     "ssl": ssl(&m.ssl),
@@ -39,7 +39,7 @@ impl Config {
                 })
             })
             .collect();
-        let redact = |s: &Option<String>| s.as_ref().map(|_| "[redacted]");
+        let redact = |s: &Option<String>| s.as_ref().map(|_| gomon_net::url::REDACTED);
         let file = |f: &FileOutput| serde_json::json!({"file": {"path": f.path, "filename": f.filename, "rotate_every_kb": f.rotate_every_kb, "number_of_files": f.number_of_files}});
         let output = if let Some(es) = &self.output.elasticsearch {
             serde_json::json!({"elasticsearch": {

@@ -94,6 +94,9 @@ pub const MIN_PERIOD: Duration = Duration::from_millis(100);
 /// The path fetched when neither the host URL nor `heap.path`/`expvar.path` gives one.
 pub const DEFAULT_PATH: &str = "/debug/vars";
 
+/// The fetch timeout when `timeout` is not set: 10 s, as Metricbeat.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Parses `10s`, `500ms`, `1m30s`, `2h`: Go/Beats-style durations.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("{text:?} is not a duration (expected e.g. 10s, 500ms, 1m30s)");
@@ -126,7 +129,7 @@ pub struct ModuleConfig {
     pub period: Duration,
     /// `host:port` or URLs of the Go programs.
     pub hosts: Vec<String>,
-    /// Whole-request timeout per fetch (default: the period, at most 10s).
+    /// Whole-request timeout per fetch (default 10s, whatever the period).
     #[serde(default, deserialize_with = "optional_duration")]
     pub timeout: Option<Duration>,
     /// Heap metric set settings.
@@ -217,11 +220,13 @@ impl ModuleConfig {
         }
     }
 
-    /// The whole-request timeout of one fetch: `timeout`, else the period,
-    /// at most 10 s.
+    /// The whole-request timeout of one fetch: `timeout`, else
+    /// [`DEFAULT_TIMEOUT`] (10 s, Metricbeat's), whatever the period: a
+    /// target slower than its period answers late with a valid document
+    /// while its missed ticks are counted as skipped, instead of producing
+    /// an error document on every tick.
     pub fn request_timeout(&self) -> Duration {
-        self.timeout
-            .unwrap_or(self.period.min(Duration::from_secs(10)))
+        self.timeout.unwrap_or(DEFAULT_TIMEOUT)
     }
 
     /// The path a metric set fetches: its own `path`, else the path of the

@@ -318,7 +318,7 @@ fn redact(text: &str, config: &ElasticsearchOutput) -> String {
     let mut text = text.to_owned();
     for secret in [&config.password, &config.api_key].into_iter().flatten() {
         if !secret.is_empty() {
-            text = text.replace(secret.as_str(), "[redacted]");
+            text = text.replace(secret.as_str(), gomon_net::url::REDACTED);
         }
     }
     text

@@ -43,11 +43,15 @@ type Service struct {
 	start time.Time
 }
 
-// Setup parses the common flags (-addr, -version), registers the custom
+// varsDelay holds every /debug/vars answer back (the -vars-delay flag).
+var varsDelay time.Duration
+
+// Setup parses the common flags (-addr, -version, -vars-delay), registers the custom
 // variables and returns the service. Call Serve afterwards.
 func Setup(name string) (*Service, *string) {
 	addr := flag.String("addr", "localhost:6060", "listen address of /debug/vars (use 127.0.0.1:0 for a free port)")
 	version := flag.String("version", "1.0.0", "version reported in the app.version variable")
+	flag.DurationVar(&varsDelay, "vars-delay", 0, "answer /debug/vars this much later (a slow target, for tests)")
 	flag.Parse()
 
 	s := &Service{Name: name, Version: *version, start: time.Now()}
@@ -102,6 +106,7 @@ func (s *Service) Serve(addr string, loop func(ctx context.Context)) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		varsRequests.Add(1)
+		time.Sleep(varsDelay)
 		vars.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
