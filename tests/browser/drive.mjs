@@ -40,14 +40,24 @@ const browser = spawn(args.chromium, [
 ], { stdio: ["ignore", "ignore", "pipe"] });
 let browserLog = "";
 browser.stderr.on("data", (d) => { browserLog = (browserLog + d).slice(-4000); });
-const cleanup = () => {
+// Stops chromium, waits (up to 3 s) for it to exit so that it writes no
+// more into its profile, then removes the profile.
+const cleanup = async () => {
+  const exited = browser.exitCode != null || browser.signalCode != null
+    ? Promise.resolve()
+    : new Promise((resolve) => browser.once("exit", resolve));
   try { browser.kill("SIGKILL"); } catch { /* already gone */ }
-  try { rmSync(profile, { recursive: true, force: true }); } catch { /* best effort */ }
+  await Promise.race([exited, sleep(3000)]);
+  // Its helper processes can outlive it by a moment: remove twice.
+  for (const pause of [0, 500]) {
+    await sleep(pause);
+    try { rmSync(profile, { recursive: true, force: true }); } catch { /* best effort */ }
+  }
 };
-const fail = (message) => {
+const fail = async (message) => {
   console.error(`drive.mjs: ${message}`);
   if (browserLog) console.error(`chromium said:\n${browserLog}`);
-  cleanup();
+  await cleanup();
   process.exit(1);
 };
 process.on("uncaughtException", (e) => fail(e.stack || String(e)));
@@ -58,13 +68,13 @@ let port;
 for (;;) {
   const file = join(profile, "DevToolsActivePort");
   if (existsSync(file)) { port = readFileSync(file, "utf8").split("\n")[0].trim(); if (port) break; }
-  if (browser.exitCode != null) fail(`chromium exited with ${browser.exitCode}`);
-  if (Date.now() > deadline) fail("chromium did not open its DevTools port");
+  if (browser.exitCode != null) await fail(`chromium exited with ${browser.exitCode}`);
+  if (Date.now() > deadline) await fail("chromium did not open its DevTools port");
   await sleep(100);
 }
 const pages = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
 const page = pages.find((p) => p.type === "page");
-if (!page) fail("no page target in chromium");
+if (!page) await fail("no page target in chromium");
 
 // ---------- a minimal DevTools protocol client ----------
 const ws = new WebSocket(page.webSocketDebuggerUrl);
@@ -95,7 +105,7 @@ const waitFor = async (what, expression, ms = 20000) => {
   for (;;) {
     const v = await evaluate(expression).catch(() => null);
     if (v) return v;
-    if (Date.now() > until) fail(`waited ${ms} ms for ${what}: ${expression}`);
+    if (Date.now() > until) await fail(`waited ${ms} ms for ${what}: ${expression}`);
     await sleep(100);
   }
 };
@@ -171,7 +181,7 @@ if (args.live) {
   await sleep(Number(args.live) * 1000);
   report.live = { before, after: await points(), indicator: await evaluate(`document.getElementById("live").innerText`) };
   ws.close();
-  cleanup();
+  await cleanup();
   process.stdout.write(JSON.stringify(report) + "\n");
   process.exit(0);
 }
@@ -257,6 +267,6 @@ if (args.bench) {
 }
 
 ws.close();
-cleanup();
+await cleanup();
 process.stdout.write(JSON.stringify(report) + "\n");
 process.exit(0);
