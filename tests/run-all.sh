@@ -4,7 +4,8 @@
 #   2. the Go example apps: gofmt, go vet, go build (the machine's `go`);
 #   3. the rig: a real Elasticsearch and a real OpenSearch from Maven Central,
 #      cached outside the repository, started on free loopback ports;
-#   4. cargo test --workspace against them, then the ledger: every test
+#   4. Debian's chromium for the web view's browser tests (tests/rig/browser.sh);
+#   5. cargo test --workspace against them, then the ledger: every test
 #      listed in tests/rig/server-tests.txt must have reached each engine
 #      it lists; the servers are stopped whatever happens.
 # README command (b); .ci/run calls it as written there.
@@ -15,7 +16,7 @@ root=$PWD
 step() { printf '\n==> %s\n' "$*"; }
 
 step "toolchain"
-for tool in cargo go java mvn curl python3; do
+for tool in cargo go java mvn curl python3 node; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool (see README.md, Set-up)" >&2; exit 1; }
 done
 cargo --version; go version; java -version 2>&1 | sed -n 1p; mvn -v 2>/dev/null | sed -n 1p
@@ -94,6 +95,11 @@ while IFS= read -r line; do
   export "${line?}"
   echo "$line"
 done <"$rig_dir/env"
+
+step "headless Chromium for the web view's tests"
+GOMON_TEST_CHROMIUM=$(bash tests/rig/browser.sh)
+export GOMON_TEST_CHROMIUM
+echo "$GOMON_TEST_CHROMIUM"
 
 step "cargo test --workspace"
 cargo test --workspace --locked

@@ -143,6 +143,11 @@ pub(crate) async fn run(
         store.join(gomon_agent::STORE_FILE).display(),
         store.display()
     );
+    println!(
+        "  charts: `gomon view --data {}`, then open http://{}/",
+        store.display(),
+        gomon_view::DEFAULT_LISTEN
+    );
     println!("  the example apps are stopped.");
     if interrupted {
         return Err("interrupted".to_owned());

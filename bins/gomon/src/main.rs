@@ -7,6 +7,7 @@
 
 mod analyze;
 mod demo;
+mod view;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,8 @@ enum Command {
         /// Stop after this long (e.g. 30s, 5m); default: until Ctrl-C.
         #[arg(long, value_parser = parse_duration)]
         duration: Option<Duration>,
+        #[command(flatten)]
+        view: view::RunView,
     },
     /// Fetch one Go program once and print its documents as NDJSON on stdout.
     ///
@@ -106,6 +109,14 @@ enum Command {
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
     Test(TestCommand),
+    /// Serve the web view of the embedded store: heap, GC and expvar charts
+    /// with the leak verdicts, on http://127.0.0.1:5067/ by default.
+    ///
+    /// Examples:
+    ///   gomon view
+    ///   gomon view --data DIR --listen 127.0.0.1:8080
+    #[command(verbatim_doc_comment)]
+    View(view::Request),
     /// Load NDJSON files (output.file, the file store of earlier versions,
     /// Metricbeat's file output) into the embedded store. Importing twice
     /// stores each document once.
@@ -211,9 +222,11 @@ fn main() -> ExitCode {
                 config,
                 data,
                 duration,
-            } => run(config.as_deref(), data, duration).await,
+                view,
+            } => run(config.as_deref(), data, duration, view).await,
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
             Command::Analyze(request) => analyze::run(request).await,
+            Command::View(request) => view::run(request, shutdown_signal()).await,
             Command::Setup { config, overwrite } => setup(&config, overwrite).await,
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
@@ -268,6 +281,7 @@ async fn run(
     config_path: Option<&Path>,
     data: Option<PathBuf>,
     duration: Option<Duration>,
+    view: view::RunView,
 ) -> Result<(), String> {
     let data = data.unwrap_or_else(default_data_dir);
     let config = match config_path {
@@ -310,7 +324,15 @@ async fn run(
             .map(|a| format!(" (own metrics at http://{a}/debug/vars)"))
             .unwrap_or_default()
     );
-    let running = tokio::spawn(agent.run(stop_rx));
+    let running = tokio::spawn(agent.run(stop_rx.clone()));
+    let view = match view::beside_agent(&view, &config, &data, stop_rx).await {
+        Ok(view) => view,
+        Err(e) => {
+            let _ = stop_tx.send(true);
+            let _ = running.await;
+            return Err(e);
+        }
+    };
     match duration {
         Some(d) => tokio::select! {
             _ = tokio::time::sleep(d) => {}
@@ -323,6 +345,9 @@ async fn run(
         .await
         .map_err(|e| format!("agent stopped unexpectedly: {e}"))?;
     eprintln!("gomon: stopped: {summary}");
+    if let Some(view) = view {
+        let _ = view.await;
+    }
     if summary.left_undelivered > 0 {
         return Err(format!(
             "{} documents could not be delivered before the drain deadline",

@@ -62,6 +62,13 @@ fn demo_builds_monitors_and_stops_the_example_apps() {
         );
     }
     assert!(stdout.contains("the example apps are stopped"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "gomon view --data {}",
+            data.join("store").display()
+        )),
+        "the demo names the command that charts its data: {stdout}"
+    );
     let reader = gomon_store::Reader::open(&data.join("store/gomon.db")).unwrap();
     let docs = reader
         .documents(None, gomon_store::TimeRange::all())

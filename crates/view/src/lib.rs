@@ -1,0 +1,106 @@
+//! The web view of gomon's embedded store: the charts a person reads to spot
+//! a memory leak or GC pressure in a Go program, served from the binary.
+//!
+//! [`serve`] answers on one address with
+//! - the page (`/`): HTML, JavaScript, CSS and the vendored uPlot chart
+//!   library, all embedded in the binary (no CDN; it works offline);
+//! - a JSON API under `/api/` that the page reads: the targets with their
+//!   status and last verdict, heap and expvar series downsampled by the
+//!   store, the expvar fields seen, and the analysis of a time range (the
+//!   verdicts of `gomon-analyze` and the live-heap trend line to draw).
+//!
+//! The page polls the API while its range ends at "now", so it follows the
+//! agent writing to the same store (from another process, or in the same one
+//! with `gomon run --view`).
+//!
+//! **This crate only reads**: it opens the store through
+//! [`gomon_store::Reader`] and never writes to it. Every query parameter is
+//! checked once, in [`query`], and bad input is a 4xx JSON error that names
+//! the parameter; handlers run the blocking store calls on tokio's blocking
+//! pool, so a slow query never stalls the server.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let reader = gomon_store::Reader::open("gomon.db".as_ref())?;
+//! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
+//! let (addr, server) = gomon_view::serve("127.0.0.1:5067".parse()?, Arc::new(reader), stop).await?;
+//! println!("view on http://{addr}/");
+//! server.await?;
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod api;
+mod assets;
+pub mod query;
+pub mod series;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The address `gomon view` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5067";
+
+/// What can stop the view from serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source} (choose another address with --listen)")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why binding failed.
+        source: std::io::Error,
+    },
+    /// The server stopped on an I/O error.
+    #[error("the view's server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Serves the page and its API on `listen` until `stop` turns true.
+///
+/// Returns the bound address (useful with port 0) and the server's task,
+/// which ends once the server has stopped.
+pub async fn serve(
+    listen: SocketAddr,
+    reader: Arc<gomon_store::Reader>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(SocketAddr, JoinHandle<Result<(), ViewError>>), ViewError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ViewError::Bind {
+            addr: listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ViewError::Bind {
+        addr: listen,
+        source,
+    })?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the view listens beyond loopback: anyone who can reach it sees the charts (it has no authentication)");
+    }
+    let app = api::router(api::State::new(reader)).merge(assets::router());
+    let task = tokio::spawn(async move {
+        let stopped = async move {
+            while !*stop.borrow_and_update() {
+                if stop.changed().await.is_err() {
+                    // The sender is gone: nobody can stop us any more, so
+                    // keep serving until the task is dropped.
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .await
+            .map_err(ViewError::Serve)
+    });
+    tracing::info!(%addr, "view serving");
+    Ok((addr, task))
+}
