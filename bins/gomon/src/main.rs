@@ -92,16 +92,28 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Analyze(analyze::Request),
     /// Install the index template on the configured Elasticsearch/OpenSearch
-    /// (idempotent; a newer or foreign template is kept unless --overwrite).
+    /// (idempotent; a newer or foreign template is kept unless --overwrite),
+    /// or with --dashboards the dashboards into Kibana 8.6+/9.x or OpenSearch
+    /// Dashboards 2.x (setup.kibana.*; importing again overwrites them).
     ///
-    /// Example: gomon setup -c gomon.yml
+    /// Examples:
+    ///   gomon setup -c gomon.yml
+    ///   gomon setup -c gomon.yml --dashboards
+    ///   gomon setup --dashboards-dir ./dashboards     (NDJSON files to import by hand)
+    #[command(verbatim_doc_comment)]
     Setup {
-        /// Configuration file with output.elasticsearch.
-        #[arg(short, long)]
-        config: PathBuf,
+        /// Configuration file with output.elasticsearch (or setup.kibana for --dashboards).
+        #[arg(short, long, required_unless_present = "dashboards_dir")]
+        config: Option<PathBuf>,
         /// Replace the installed template even if it is newer or not gomon's.
         #[arg(long)]
         overwrite: bool,
+        /// Import the dashboards into setup.kibana.host instead of installing the template.
+        #[arg(long)]
+        dashboards: bool,
+        /// Write the dashboards' NDJSON under DIR (kibana/, opensearch/) instead of importing them.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["dashboards", "overwrite"])]
+        dashboards_dir: Option<PathBuf>,
     },
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
@@ -214,7 +226,16 @@ fn main() -> ExitCode {
             } => run(config.as_deref(), data, duration).await,
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
             Command::Analyze(request) => analyze::run(request).await,
-            Command::Setup { config, overwrite } => setup(&config, overwrite).await,
+            Command::Setup {
+                config,
+                overwrite,
+                dashboards,
+                dashboards_dir,
+            } => match (config, dashboards || dashboards_dir.is_some()) {
+                (config, true) => setup_dashboards(config.as_deref(), dashboards_dir).await,
+                (Some(config), false) => setup(&config, overwrite).await,
+                (None, false) => Err("setup needs -c CONFIG".to_owned()),
+            },
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
             Command::Import {
@@ -463,6 +484,89 @@ async fn setup(path: &Path, overwrite: bool) -> Result<(), String> {
         } else {
             ""
         }
+    );
+    Ok(())
+}
+
+/// `gomon setup --dashboards` (import into `setup.kibana`) or
+/// `--dashboards-dir DIR` (write the NDJSON files there).
+async fn setup_dashboards(config: Option<&Path>, dir: Option<PathBuf>) -> Result<(), String> {
+    use gomon_dashboards::install::{self, Auth, Connection};
+    let source = gomon_dashboards::Source::builtin();
+    if let Some(dir) = dir {
+        for path in install::write_ndjson(&dir, &source).map_err(|e| e.to_string())? {
+            println!("wrote {}", path.display());
+        }
+        println!("import: Stack Management > Saved objects > Import, or see docs/dashboards.md");
+        return Ok(());
+    }
+    let path = config.ok_or("--dashboards needs -c CONFIG with setup.kibana")?;
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let kibana = &config.setup.kibana;
+    if kibana
+        .ssl
+        .verification_mode
+        .as_deref()
+        .is_some_and(|m| m != "full")
+    {
+        return Err("setup.kibana.ssl.verification_mode: only `full` is supported".to_owned());
+    }
+    let (host, in_url) = gomon_agent::config::split_url_credentials(kibana.host());
+    let mut connection = Connection::new(&host);
+    connection.space = kibana.space.id.clone();
+    let username = kibana
+        .username
+        .clone()
+        .or_else(|| in_url.as_ref().map(|c| c.username.clone()));
+    let password = kibana
+        .password
+        .clone()
+        .or_else(|| in_url.and_then(|c| c.password));
+    connection.auth = match (&kibana.api_key, username) {
+        (Some(key), _) => Auth::ApiKey(key.clone()),
+        (None, Some(username)) => Auth::Basic {
+            username,
+            password: password.unwrap_or_default(),
+        },
+        (None, None) => Auth::None,
+    };
+    if !kibana.ssl.certificate_authorities.is_empty() {
+        let mut pem = Vec::new();
+        for ca in &kibana.ssl.certificate_authorities {
+            let bytes = std::fs::read(ca).map_err(|e| {
+                format!(
+                    "setup.kibana.ssl.certificate_authorities: {}: {e}",
+                    ca.display()
+                )
+            })?;
+            pem.extend_from_slice(&bytes);
+            pem.push(b'\n');
+        }
+        let ca = gomon_net::ca::CaCertificates::from_pem(&pem)
+            .map_err(|e| format!("setup.kibana.ssl.certificate_authorities: {e}"))?;
+        connection.ca = Some(ca);
+    }
+    let report = install::install(&connection, &source)
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = &report.server;
+    println!(
+        "{}: {} {}",
+        server.url,
+        server.flavor.name(),
+        server.version
+    );
+    for object in &report.imported {
+        let verb = if object.overwritten {
+            "replaced"
+        } else {
+            "created"
+        };
+        println!("  {verb} {} {} ({})", object.kind, object.id, object.title);
+    }
+    println!(
+        "  open: {}/app/dashboards#/view/{}",
+        server.url, source.dashboard.id
     );
     Ok(())
 }
