@@ -564,8 +564,12 @@ async fn setup_dashboards(config: Option<&Path>, dir: Option<PathBuf>) -> Result
         };
         println!("  {verb} {} {} ({})", object.kind, object.id, object.title);
     }
+    let space = match connection.space.as_deref() {
+        Some(id) if !id.is_empty() && id != "default" => format!("/s/{id}"),
+        _ => String::new(),
+    };
     println!(
-        "  open: {}/app/dashboards#/view/{}",
+        "  open: {}{space}/app/dashboards#/view/{}",
         server.url, source.dashboard.id
     );
     Ok(())
