@@ -531,20 +531,9 @@ async fn setup_dashboards(config: Option<&Path>, dir: Option<PathBuf>) -> Result
         (None, None) => Auth::None,
     };
     if !kibana.ssl.certificate_authorities.is_empty() {
-        let mut pem = Vec::new();
-        for ca in &kibana.ssl.certificate_authorities {
-            let bytes = std::fs::read(ca).map_err(|e| {
-                format!(
-                    "setup.kibana.ssl.certificate_authorities: {}: {e}",
-                    ca.display()
-                )
-            })?;
-            pem.extend_from_slice(&bytes);
-            pem.push(b'\n');
-        }
-        let ca = gomon_net::ca::CaCertificates::from_pem(&pem)
-            .map_err(|e| format!("setup.kibana.ssl.certificate_authorities: {e}"))?;
-        connection.ca = Some(ca);
+        connection
+            .trust_ca_files(&kibana.ssl.certificate_authorities)
+            .map_err(|e| e.to_string())?;
     }
     let report = install::install(&connection, &source)
         .await

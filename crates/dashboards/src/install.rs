@@ -102,6 +102,24 @@ impl Connection {
         }
     }
 
+    /// Trusts the CAs in these PEM files instead of Mozilla's roots
+    /// (`setup.kibana.ssl.certificate_authorities`).
+    pub fn trust_ca_files(&mut self, paths: &[PathBuf]) -> Result<(), DashboardError> {
+        let mut pem = Vec::new();
+        for path in paths {
+            let bytes = std::fs::read(path).map_err(|e| DashboardError::Ca {
+                reason: format!("{}: {e}", path.display()),
+            })?;
+            pem.extend_from_slice(&bytes);
+            pem.push(b'\n');
+        }
+        let ca = CaCertificates::from_pem(&pem).map_err(|e| DashboardError::Ca {
+            reason: e.to_string(),
+        })?;
+        self.ca = Some(ca);
+        Ok(())
+    }
+
     /// The base URL, with a scheme and without a trailing slash.
     pub fn base_url(&self) -> String {
         let host = self.host.trim().trim_end_matches('/');
@@ -155,6 +173,12 @@ pub enum DashboardError {
         /// The URL (credentials removed).
         url: String,
         /// Why.
+        reason: String,
+    },
+    /// A CA file could not be read or holds no certificate.
+    #[error("setup.kibana.ssl.certificate_authorities: {reason}")]
+    Ca {
+        /// Which file, and why.
         reason: String,
     },
     /// The server could not be reached.
@@ -602,6 +626,28 @@ mod tests {
         ));
         assert!(check_version(&server("8.6.0")).is_ok());
         assert!(check_version(&server("9.1.0")).is_ok());
+    }
+
+    #[test]
+    fn a_missing_or_empty_ca_file_is_an_error_naming_the_key() {
+        let mut connection = Connection::new("localhost:5601");
+        let missing = connection.trust_ca_files(&[PathBuf::from("/nonexistent/ca.pem")]);
+        let message = missing.unwrap_err().to_string();
+        assert!(
+            message.starts_with("setup.kibana.ssl.certificate_authorities: /nonexistent/ca.pem"),
+            "{message}"
+        );
+        let empty =
+            std::env::temp_dir().join(format!("gomon-dash-empty-{}.pem", std::process::id()));
+        std::fs::write(&empty, "not a certificate").unwrap();
+        assert!(
+            connection
+                .trust_ca_files(std::slice::from_ref(&empty))
+                .is_err()
+        );
+        let _ = std::fs::remove_file(&empty);
+        assert!(connection.ca.is_none());
+        assert_eq!(connection.base_url(), "http://localhost:5601");
     }
 
     #[test]
