@@ -99,6 +99,7 @@ enum Command {
     /// Examples:
     ///   gomon setup -c gomon.yml
     ///   gomon setup -c gomon.yml --dashboards
+    ///   gomon setup -c gomon.yml --dashboards --expvar app:requests,output.events.acked
     ///   gomon setup --dashboards-dir ./dashboards     (NDJSON files to import by hand)
     #[command(verbatim_doc_comment)]
     Setup {
@@ -114,6 +115,10 @@ enum Command {
         /// Write the dashboards' NDJSON under DIR (kibana/, opensearch/) instead of importing them.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["dashboards", "overwrite"])]
         dashboards_dir: Option<PathBuf>,
+        /// The expvar panel's variables, NAMESPACE:NAME[,NAME...] (default: the
+        /// article's metricbeat:output.elasticsearch.events.acked,...not_acked).
+        #[arg(long, value_name = "NS:NAMES")]
+        expvar: Option<String>,
     },
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
@@ -231,8 +236,14 @@ fn main() -> ExitCode {
                 overwrite,
                 dashboards,
                 dashboards_dir,
+                expvar,
             } => match (config, dashboards || dashboards_dir.is_some()) {
-                (config, true) => setup_dashboards(config.as_deref(), dashboards_dir).await,
+                (config, true) => {
+                    setup_dashboards(config.as_deref(), dashboards_dir, expvar.as_deref()).await
+                }
+                (_, false) if expvar.is_some() => {
+                    Err("--expvar goes with --dashboards or --dashboards-dir".to_owned())
+                }
                 (Some(config), false) => setup(&config, overwrite).await,
                 (None, false) => Err("setup needs -c CONFIG".to_owned()),
             },
@@ -490,9 +501,25 @@ async fn setup(path: &Path, overwrite: bool) -> Result<(), String> {
 
 /// `gomon setup --dashboards` (import into `setup.kibana`) or
 /// `--dashboards-dir DIR` (write the NDJSON files there).
-async fn setup_dashboards(config: Option<&Path>, dir: Option<PathBuf>) -> Result<(), String> {
+async fn setup_dashboards(
+    config: Option<&Path>,
+    dir: Option<PathBuf>,
+    expvar: Option<&str>,
+) -> Result<(), String> {
     use gomon_dashboards::install::{self, Auth, Connection};
-    let source = gomon_dashboards::Source::builtin();
+    let mut source = gomon_dashboards::Source::builtin();
+    if let Some(expvar) = expvar {
+        let (namespace, names) = expvar
+            .split_once(':')
+            .filter(|(ns, names)| !ns.is_empty() && !names.is_empty())
+            .ok_or_else(|| format!("--expvar {expvar:?}: expected NAMESPACE:NAME[,NAME...]"))?;
+        let names: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        source = source.with_expvar(namespace, &names);
+    }
     if let Some(dir) = dir {
         for path in install::write_ndjson(&dir, &source).map_err(|e| e.to_string())? {
             println!("wrote {}", path.display());

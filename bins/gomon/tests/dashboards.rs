@@ -366,6 +366,33 @@ fn setup_dashboards_fails_clearly_on_401_403_500_refused_connections_old_kibana_
 }
 
 #[test]
+fn expvar_without_dashboards_or_a_malformed_expvar_is_refused() {
+    let dir = temp_dir("dash-expvar-args");
+    let config = config(&dir, "  host: \"127.0.0.1:1\"\n");
+    let alone = gomon()
+        .args(["setup", "-c", &config, "--expvar", "app:requests"])
+        .output()
+        .unwrap();
+    assert!(!alone.status.success());
+    assert!(
+        text(&alone).1.contains("--expvar goes with --dashboards"),
+        "{}",
+        text(&alone).1
+    );
+    let malformed = gomon()
+        .args(["setup", "--expvar", "requests", "--dashboards-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(!malformed.status.success());
+    assert!(
+        text(&malformed).1.contains("NAMESPACE:NAME"),
+        "{}",
+        text(&malformed).1
+    );
+}
+
+#[test]
 fn dashboards_dir_writes_the_committed_ndjson_for_air_gapped_installs() {
     let dir = temp_dir("dash-dir");
     let output = gomon()
@@ -392,18 +419,32 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
     ];
     // The expvar panel charts the example apps' own counters, as a user
     // generating it for their program does.
-    let source = gomon_dashboards::Source::builtin().with_expvar(
-        "example",
-        &["output.events.acked", "output.events.not_acked"],
-    );
+    let written = temp_dir("dash-real-objects");
+    let output = gomon()
+        .args([
+            "setup",
+            "--expvar",
+            "example:output.events.acked,output.events.not_acked",
+            "--dashboards-dir",
+        ])
+        .arg(&written)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output).1);
     let mut used = std::collections::BTreeMap::new();
-    for flavor in [
-        gomon_dashboards::Flavor::Kibana,
-        gomon_dashboards::Flavor::OpenSearchDashboards,
-    ] {
-        let ndjson = gomon_dashboards::to_ndjson(&source.objects(flavor));
+    for folder in ["kibana", "opensearch"] {
+        let ndjson =
+            std::fs::read_to_string(written.join(folder).join("gomon-golang.ndjson")).unwrap();
         used.extend(objects::fields_used(&objects::parse_ndjson(&ndjson)));
     }
+    assert!(
+        used.contains_key("golang.example.output.events.not_acked"),
+        "{used:?}"
+    );
+    assert!(
+        !used.contains_key("golang.metricbeat.output.elasticsearch.events.acked"),
+        "{used:?}"
+    );
     assert!(used.len() >= 25, "{used:?}");
     for engine in engines() {
         let dir = temp_dir(&format!("dash-real-{}", engine.kind));

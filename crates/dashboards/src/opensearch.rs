@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::source::{Chart, Format, Op, PanelSource, Series, Source};
+use crate::source::{Chart, Op, PanelSource, Series, Source};
 use crate::{Reference, SavedObject};
 
 const SEARCH_INDEX: &str = "kibanaSavedObjectMeta.searchSourceJSON.index";
@@ -68,14 +68,6 @@ fn control(source: &Source) -> SavedObject {
             id: source.index_pattern.id.clone(),
         }],
         migration_version: "7.10.0".into(),
-    }
-}
-
-fn field_format(format: Format) -> Value {
-    match format {
-        Format::Bytes => json!({"id": "bytes"}),
-        Format::Percent => json!({"id": "percent"}),
-        Format::Number => json!({"id": "number"}),
     }
 }
 
@@ -161,11 +153,6 @@ fn visualization(source: &Source, panel: &PanelSource) -> SavedObject {
                     })
                 })
                 .collect();
-            let format = panel
-                .series
-                .first()
-                .map(|s| s.format)
-                .unwrap_or(Format::Number);
             json!({
                 "type": series_type, "grid": {"categoryLines": false},
                 "categoryAxes": [{"id": "CategoryAxis-1", "type": "category", "position": "bottom",
@@ -175,7 +162,7 @@ fn visualization(source: &Source, panel: &PanelSource) -> SavedObject {
                                "position": "left", "show": true,
                                "scale": {"type": "linear", "mode": "normal"},
                                "labels": {"show": true, "rotate": 0, "filter": false, "truncate": 100},
-                               "title": {"text": ""}, "format": field_format(format)}],
+                               "title": {"text": ""}}],
                 "seriesParams": series_params,
                 "addTooltip": true, "addLegend": true, "legendPosition": "bottom",
                 "times": [], "addTimeMarker": false, "labels": {},
