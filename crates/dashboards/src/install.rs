@@ -191,6 +191,16 @@ pub enum DashboardError {
         /// The cause chain.
         cause: String,
     },
+    /// The server's certificate was not trusted.
+    #[error(
+        "cannot verify the certificate of {url}: {cause} (trust its CA with setup.kibana.ssl.certificate_authorities)"
+    )]
+    Certificate {
+        /// The URL.
+        url: String,
+        /// The cause chain.
+        cause: String,
+    },
     /// No answer in time.
     #[error("{url} did not answer within {seconds} s")]
     Timeout {
@@ -322,13 +332,20 @@ async fn send(
     let url = redact_userinfo(&request.uri().to_string());
     let seconds = connection.timeout.as_secs();
     let exchange = async {
-        let response = client
-            .request(request)
-            .await
-            .map_err(|e| DashboardError::Connect {
-                url: url.clone(),
-                cause: gomon_net::error_chain(&e),
-            })?;
+        let response = client.request(request).await.map_err(|e| {
+            let cause = gomon_net::error_chain(&e);
+            if cause.contains("certificate") {
+                DashboardError::Certificate {
+                    url: url.clone(),
+                    cause,
+                }
+            } else {
+                DashboardError::Connect {
+                    url: url.clone(),
+                    cause,
+                }
+            }
+        })?;
         let (parts, body) = response.into_parts();
         let bytes = Limited::new(body, MAX_RESPONSE)
             .collect()
