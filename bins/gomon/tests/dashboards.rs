@@ -413,10 +413,10 @@ fn dashboards_dir_writes_the_committed_ndjson_for_air_gapped_installs() {
 
 #[test]
 fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_opensearch() {
-    let apps = [
-        GoApp::start(AppKind::GcHeavy, &[]),
-        GoApp::start(AppKind::Leaking, &[]),
-    ];
+    let gc_heavy = GoApp::start(AppKind::GcHeavy, &[]);
+    // The leaking app is restarted on the same address during each run, so
+    // the Restarts panel's `golang.heap.restarted : true` has documents too.
+    let leaking_addr = format!("127.0.0.1:{}", free_port());
     // The expvar panel charts the example apps' own counters, as a user
     // generating it for their program does.
     let written = temp_dir("dash-real-objects");
@@ -449,18 +449,29 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
     for engine in engines() {
         let dir = temp_dir(&format!("dash-real-{}", engine.kind));
         let index = unique("dash");
-        let hosts: Vec<String> = apps.iter().map(|a| format!("\"{}\"", a.addr())).collect();
+        let leaking = GoApp::start(AppKind::Leaking, &["-addr", &leaking_addr]);
+        let hosts = [
+            format!("\"{}\"", gc_heavy.addr()),
+            format!("\"{leaking_addr}\""),
+        ];
         let config = dir.join("gomon.yml");
         std::fs::write(&config, format!(
             "metricbeat.modules:\n- module: golang\n  metricsets: [\"heap\", \"expvar\"]\n  period: 500ms\n  hosts: [{}]\n  expvar:\n    namespace: \"example\"\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\nhttp:\n  port: 0\n",
             hosts.join(", "), engine.url)).unwrap();
-        let output = gomon()
-            .args(["run", "--duration", "5s", "--data"])
+        let running = gomon()
+            .args(["run", "--duration", "6s", "--data"])
             .arg(&dir)
             .arg("-c")
             .arg(&config)
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        drop(leaking);
+        let restarted = GoApp::start(AppKind::Leaking, &["-addr", &leaking_addr]);
+        let output = running.wait_with_output().unwrap();
+        drop(restarted);
         assert!(
             output.status.success(),
             "{:?}: {}",
@@ -473,7 +484,12 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
             None,
         );
         for (field, need) in &used {
-            let query = format!(r#"{{"query":{{"exists":{{"field":"{field}"}}}}}}"#);
+            // A boolean is matched against `true` (the Restarts panel); any other field must exist.
+            let query = if *need == objects::Need::Boolean {
+                format!(r#"{{"query":{{"term":{{"{field}":true}}}}}}"#)
+            } else {
+                format!(r#"{{"query":{{"exists":{{"field":"{field}"}}}}}}"#)
+            };
             let count = gomon_testrig::http::json(
                 "POST",
                 &format!("{}/{index}*/_count", engine.url),
@@ -508,10 +524,25 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
                 engine.kind
             );
         }
-        delete_index(&engine.url, &index);
+        remove(&engine.url, &index);
         engine.record(
             "dashboards::fields_have_values",
-            &format!("{} fields the Kibana and OpenSearch Dashboards panels use have values and a fitting mapping", used.len()),
+            &format!("{} fields the Kibana and OpenSearch Dashboards panels use have values (restarted: true after a restart) and a fitting mapping", used.len()),
         );
     }
+}
+
+/// Removes the test's dated indices by name (Elasticsearch refuses wildcard
+/// deletes by default), then its template.
+fn remove(server: &str, index: &str) {
+    if let Ok(listed) = gomon_testrig::http::request(
+        "GET",
+        &format!("{server}/_cat/indices/{index}*?h=index"),
+        None,
+    ) {
+        for name in listed.body.split_whitespace() {
+            let _ = gomon_testrig::http::request("DELETE", &format!("{server}/{name}"), None);
+        }
+    }
+    delete_index(server, index);
 }
