@@ -95,16 +95,33 @@ enum Command {
     #[command(verbatim_doc_comment)]
     Analyze(analyze::Request),
     /// Install the index template on the configured Elasticsearch/OpenSearch
-    /// (idempotent; a newer or foreign template is kept unless --overwrite).
+    /// (idempotent; a newer or foreign template is kept unless --overwrite),
+    /// or with --dashboards the dashboards into Kibana 8.6+/9.x or OpenSearch
+    /// Dashboards 2.x (setup.kibana.*; importing again overwrites them).
     ///
-    /// Example: gomon setup -c gomon.yml
+    /// Examples:
+    ///   gomon setup -c gomon.yml
+    ///   gomon setup -c gomon.yml --dashboards
+    ///   gomon setup -c gomon.yml --dashboards --expvar app:requests,output.events.acked
+    ///   gomon setup --dashboards-dir ./dashboards     (NDJSON files to import by hand)
+    #[command(verbatim_doc_comment)]
     Setup {
-        /// Configuration file with output.elasticsearch.
-        #[arg(short, long)]
-        config: PathBuf,
+        /// Configuration file with output.elasticsearch (or setup.kibana for --dashboards).
+        #[arg(short, long, required_unless_present = "dashboards_dir")]
+        config: Option<PathBuf>,
         /// Replace the installed template even if it is newer or not gomon's.
         #[arg(long)]
         overwrite: bool,
+        /// Import the dashboards into setup.kibana.host instead of installing the template.
+        #[arg(long)]
+        dashboards: bool,
+        /// Write the dashboards' NDJSON under DIR (kibana/, opensearch/) instead of importing them.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["dashboards", "overwrite"])]
+        dashboards_dir: Option<PathBuf>,
+        /// The expvar panel's variables, NAMESPACE:NAME[,NAME...] (default: the
+        /// article's metricbeat:output.elasticsearch.events.acked,...not_acked).
+        #[arg(long, value_name = "NS:NAMES")]
+        expvar: Option<String>,
     },
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
@@ -227,7 +244,22 @@ fn main() -> ExitCode {
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
             Command::Analyze(request) => analyze::run(request).await,
             Command::View(request) => view::run(request, shutdown_signal()).await,
-            Command::Setup { config, overwrite } => setup(&config, overwrite).await,
+            Command::Setup {
+                config,
+                overwrite,
+                dashboards,
+                dashboards_dir,
+                expvar,
+            } => match (config, dashboards || dashboards_dir.is_some()) {
+                (config, true) => {
+                    setup_dashboards(config.as_deref(), dashboards_dir, expvar.as_deref()).await
+                }
+                (_, false) if expvar.is_some() => {
+                    Err("--expvar goes with --dashboards or --dashboards-dir".to_owned())
+                }
+                (Some(config), false) => setup(&config, overwrite).await,
+                (None, false) => Err("setup needs -c CONFIG".to_owned()),
+            },
             Command::Test(TestCommand::Config { config }) => test_config(&config),
             Command::Test(TestCommand::Output { config }) => test_output(&config).await,
             Command::Import {
@@ -488,6 +520,98 @@ async fn setup(path: &Path, overwrite: bool) -> Result<(), String> {
         } else {
             ""
         }
+    );
+    Ok(())
+}
+
+/// `gomon setup --dashboards` (import into `setup.kibana`) or
+/// `--dashboards-dir DIR` (write the NDJSON files there).
+async fn setup_dashboards(
+    config: Option<&Path>,
+    dir: Option<PathBuf>,
+    expvar: Option<&str>,
+) -> Result<(), String> {
+    use gomon_dashboards::install::{self, Auth, Connection};
+    let mut source = gomon_dashboards::Source::builtin();
+    if let Some(expvar) = expvar {
+        let (namespace, names) = expvar
+            .split_once(':')
+            .filter(|(ns, names)| !ns.is_empty() && !names.is_empty())
+            .ok_or_else(|| format!("--expvar {expvar:?}: expected NAMESPACE:NAME[,NAME...]"))?;
+        let names: Vec<&str> = names
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .collect();
+        source = source.with_expvar(namespace, &names);
+    }
+    if let Some(dir) = dir {
+        for path in install::write_ndjson(&dir, &source).map_err(|e| e.to_string())? {
+            println!("wrote {}", path.display());
+        }
+        println!("import: Stack Management > Saved objects > Import, or see docs/dashboards.md");
+        return Ok(());
+    }
+    let path = config.ok_or("--dashboards needs -c CONFIG with setup.kibana")?;
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let kibana = &config.setup.kibana;
+    if kibana
+        .ssl
+        .verification_mode
+        .as_deref()
+        .is_some_and(|m| m != "full")
+    {
+        return Err("setup.kibana.ssl.verification_mode: only `full` is supported".to_owned());
+    }
+    let (host, in_url) = gomon_agent::config::split_url_credentials(kibana.host());
+    let mut connection = Connection::new(&host);
+    connection.space = kibana.space.id.clone();
+    let username = kibana
+        .username
+        .clone()
+        .or_else(|| in_url.as_ref().map(|c| c.username.clone()));
+    let password = kibana
+        .password
+        .clone()
+        .or_else(|| in_url.and_then(|c| c.password));
+    connection.auth = match (&kibana.api_key, username) {
+        (Some(key), _) => Auth::ApiKey(key.clone()),
+        (None, Some(username)) => Auth::Basic {
+            username,
+            password: password.unwrap_or_default(),
+        },
+        (None, None) => Auth::None,
+    };
+    if !kibana.ssl.certificate_authorities.is_empty() {
+        connection
+            .trust_ca_files(&kibana.ssl.certificate_authorities)
+            .map_err(|e| e.to_string())?;
+    }
+    let report = install::install(&connection, &source)
+        .await
+        .map_err(|e| e.to_string())?;
+    let server = &report.server;
+    println!(
+        "{}: {} {}",
+        server.url,
+        server.flavor.name(),
+        server.version
+    );
+    for object in &report.imported {
+        let verb = if object.overwritten {
+            "replaced"
+        } else {
+            "created"
+        };
+        println!("  {verb} {} {} ({})", object.kind, object.id, object.title);
+    }
+    let space = match connection.space.as_deref() {
+        Some(id) if !id.is_empty() && id != "default" => format!("/s/{id}"),
+        _ => String::new(),
+    };
+    println!(
+        "  open: {}{space}/app/dashboards#/view/{}",
+        server.url, source.dashboard.id
     );
     Ok(())
 }

@@ -1208,7 +1208,7 @@ fn unknown_keys_fail_test_config_and_are_warned_once_by_run_which_goes_on() {
     std::fs::write(
         &config,
         format!(
-            "metricbeat.modules:\n- module: system\n  metricsets: [cpu]\n  enabled: false\n- module: golang\n  hosts: [\"127.0.0.1:1\"]\n  period: 1s\n  perod: 5s\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\noutptu:\n  console: {{}}\noutput.file.path: \"{}\"\nhttp.port: 0\n",
+            "metricbeat.modules:\n- module: system\n  metricsets: [cpu]\n  enabled: false\n- module: golang\n  hosts: [\"127.0.0.1:1\"]\n  period: 1s\n  perod: 5s\nprocessors:\n- add_host_metadata: ~\nsetup.dashboards.enabled: true\noutptu:\n  console: {{}}\noutput.file.path: \"{}\"\nhttp.port: 0\n",
             dir.join("store").display()
         ),
     )
@@ -1223,7 +1223,7 @@ fn unknown_keys_fail_test_config_and_are_warned_once_by_run_which_goes_on() {
     for expected in [
         "gomon: error: metricbeat.modules[1].perod: unknown key; did you mean period?",
         "gomon: error: outptu: unknown key; did you mean output?",
-        "gomon: note: ignored (Metricbeat settings gomon does not implement): processors, setup.kibana",
+        "gomon: note: ignored (Metricbeat settings gomon does not implement): processors, setup.dashboards",
         "gomon: note: skipped (gomon runs the golang module only): metricbeat.modules[0] (module: system)",
         "2 unknown keys",
     ] {

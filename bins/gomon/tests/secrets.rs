@@ -832,3 +832,106 @@ fn test_config_test_output_setup_and_analyze_print_no_secret_on_any_path() {
         );
     }
 }
+
+#[test]
+fn setup_kibana_password_api_key_and_url_password_never_appear_in_test_config_or_setup_dashboards()
+{
+    let ws = Workspace::new("kibana");
+    let mut s = Secrets::default();
+    let deny = Recorder::start(Answer::Unauthorized);
+    let down = free_port();
+    let password = s.new_secret("kibana-password");
+    let api_key = s.new_secret("kibana-api-key");
+    let (url_pw, url_pw_escaped) = s.new_url_secret("kibana-url-password");
+    let env_pw = s.new_secret("kibana-env-password");
+    let password_header = s.header_form("kibana-password", "kuser");
+    let key_header = s.header_form("kibana-api-key", "kid");
+    let url_header = s.header_form("kibana-url-password", "urluser");
+    let env_header = s.header_form("kibana-env-password", "envuser");
+    let modules = "modules:\n- module: golang\n  hosts: [\"localhost:6060\"]\n";
+    // (label, setup.kibana section, environment)
+    let cases: Vec<(&str, String, Env)> = vec![
+        (
+            "password-401",
+            format!(
+                "setup.kibana:\n  host: \"http://{}\"\n  username: kuser\n  password: \"{password}\"\n",
+                deny.addr
+            ),
+            vec![],
+        ),
+        (
+            "api-key-401",
+            format!(
+                "setup.kibana:\n  host: \"{}\"\n  api_key: \"kid:{api_key}\"\n",
+                deny.addr
+            ),
+            vec![],
+        ),
+        (
+            "url-401",
+            format!(
+                "setup.kibana.host: \"http://urluser:{url_pw_escaped}@{}\"\n",
+                deny.addr
+            ),
+            vec![],
+        ),
+        (
+            "env-401",
+            format!("setup.kibana.host: \"http://{}\"\n", deny.addr),
+            vec![
+                ("GOMON_SETUP__KIBANA__USERNAME", "envuser".to_owned()),
+                ("GOMON_SETUP__KIBANA__PASSWORD", env_pw.clone()),
+            ],
+        ),
+        (
+            "down",
+            format!(
+                "setup.kibana:\n  host: \"http://urluser:{url_pw_escaped}@127.0.0.1:{down}\"\n  password: \"{password}\"\n"
+            ),
+            vec![],
+        ),
+    ];
+    for format in FORMATS {
+        for (label, kibana, env) in &cases {
+            let config = ws.write_config(
+                &format!("{label}-{format}.yml"),
+                &format!("{modules}{kibana}"),
+            );
+            let config = config.to_str().unwrap();
+            let checked = ws.gomon(
+                &format!("kibana-test-config-{label}"),
+                format,
+                env,
+                &["test", "config", "-c", config],
+                None,
+            );
+            assert!(checked.success, "{label}: {}", checked.stderr);
+            assert!(checked.stdout.contains("\"kibana\""), "{}", checked.stdout);
+            let set_up = ws.gomon(
+                &format!("kibana-setup-{label}"),
+                format,
+                env,
+                &["setup", "-c", config, "--dashboards"],
+                None,
+            );
+            assert!(!set_up.success, "{label}: {}", set_up.stdout);
+            let expected = if *label == "down" {
+                "cannot reach"
+            } else {
+                "HTTP 401"
+            };
+            assert!(
+                set_up.stderr.contains(expected),
+                "{label}: {}",
+                set_up.stderr
+            );
+        }
+    }
+    ws.assert_clean(&s);
+    // The secrets did reach the listener that refused them.
+    assert!(deny.saw_header("authorization", &format!("Basic {password_header}")));
+    assert!(deny.saw_header("authorization", &format!("ApiKey {key_header}")));
+    assert!(deny.saw_header("authorization", &format!("Basic {url_header}")));
+    assert!(deny.saw_header("authorization", &format!("Basic {env_header}")));
+    assert!(url_pw.contains('@'));
+}

@@ -105,7 +105,7 @@ pub struct Findings {
     /// `gomon test config` fails on them, `gomon run` warns and goes on.
     pub unknown_keys: Vec<String>,
     /// Metricbeat settings gomon does not implement (`processors`,
-    /// `setup.kibana`, ...), by path: noted, never refused.
+    /// `setup.dashboards`, ...), by path: noted, never refused.
     pub ignored: Vec<String>,
     /// Modules other than golang (`metricbeat.modules[1] (system)`): skipped.
     pub skipped_modules: Vec<String>,
@@ -120,7 +120,7 @@ pub struct Config {
     pub output: OutputsConfig,
     /// gomon's own `/debug/vars`.
     pub http: HttpConfig,
-    /// `setup.template.*`.
+    /// `setup.template.*` and `setup.kibana.*`.
     pub setup: SetupConfig,
     /// `queue.disk`.
     pub queue: QueueConfig,
@@ -388,6 +388,7 @@ impl Config {
             setup: SetupConfig {
                 template_enabled: raw.setup.template.enabled,
                 template_overwrite: raw.setup.template.overwrite,
+                kibana: raw.setup.kibana,
             },
             queue: raw.queue,
             name: raw.name,

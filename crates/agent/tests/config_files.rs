@@ -140,7 +140,7 @@ fn an_unknown_key_is_reported_with_its_path_and_the_nearest_known_key() {
 #[test]
 fn metricbeat_settings_gomon_does_not_implement_are_noted_as_ignored() {
     let config = parse(
-        "name: shipper\ntags: [a]\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\nsetup.ilm.enabled: false\nlogging.level: debug\nmonitoring.enabled: false\nmetricbeat.config.modules.path: x\nmetricbeat.modules:\n- module: golang\n  hosts: [\"a:1\"]\n  fields: {team: a}\noutput.elasticsearch:\n  hosts: [\"h:9200\"]\n  bulk_max_size: 100\n  ssl.certificate: c.pem\n",
+        "name: shipper\ntags: [a]\nprocessors:\n- add_host_metadata: ~\nsetup.kibana.host: k:5601\nsetup.dashboards.enabled: true\nsetup.ilm.enabled: false\nlogging.level: debug\nmonitoring.enabled: false\nmetricbeat.config.modules.path: x\nmetricbeat.modules:\n- module: golang\n  hosts: [\"a:1\"]\n  fields: {team: a}\noutput.elasticsearch:\n  hosts: [\"h:9200\"]\n  bulk_max_size: 100\n  ssl.certificate: c.pem\n",
     )
     .unwrap();
     assert!(
@@ -148,6 +148,8 @@ fn metricbeat_settings_gomon_does_not_implement_are_noted_as_ignored() {
         "{:?}",
         config.findings
     );
+    // setup.kibana is read (for `gomon setup --dashboards`), not ignored.
+    assert_eq!(config.setup.kibana.host(), "k:5601");
     assert_eq!(
         config.findings.ignored,
         vec![
@@ -158,8 +160,8 @@ fn metricbeat_settings_gomon_does_not_implement_are_noted_as_ignored() {
             "output.elasticsearch.bulk_max_size",
             "output.elasticsearch.ssl.certificate",
             "processors",
+            "setup.dashboards",
             "setup.ilm",
-            "setup.kibana",
             "tags",
             "metricbeat.modules[0].fields",
         ]

@@ -73,7 +73,17 @@ impl Config {
             "output": output,
             "queue": {"disk": disk},
             "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port.unwrap_or(DEFAULT_HTTP_PORT)},
-            "setup": {"template": {"enabled": self.setup.template_enabled, "overwrite": self.setup.template_overwrite}},
+            "setup": {
+                "template": {"enabled": self.setup.template_enabled, "overwrite": self.setup.template_overwrite},
+                "kibana": {
+                    "host": gomon_net::url::redact_userinfo(self.setup.kibana.host()),
+                    "username": self.setup.kibana.username,
+                    "password": redact(&self.setup.kibana.password),
+                    "api_key": redact(&self.setup.kibana.api_key),
+                    "ssl": ssl(&self.setup.kibana.ssl),
+                    "space": {"id": self.setup.kibana.space.id},
+                },
+            },
         })
     }
 }

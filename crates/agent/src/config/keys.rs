@@ -198,9 +198,30 @@ const TEMPLATE: Section = Section {
     ],
 };
 
+const SPACE: Section = Section {
+    keys: &[("id", Node::Value)],
+    beats: &[],
+};
+
+/// `setup.kibana`: where `gomon setup --dashboards` imports (Beats' keys).
+const KIBANA: Section = Section {
+    keys: &[
+        ("host", Node::Value),
+        ("username", Node::Value),
+        ("password", Node::Value),
+        ("api_key", Node::Value),
+        ("ssl", Node::Section(&SSL)),
+        ("space", Node::Section(&SPACE)),
+    ],
+    beats: &["protocol", "path", "headers"],
+};
+
 const SETUP: Section = Section {
-    keys: &[("template", Node::Section(&TEMPLATE))],
-    beats: &["kibana", "dashboards", "ilm", "enabled"],
+    keys: &[
+        ("template", Node::Section(&TEMPLATE)),
+        ("kibana", Node::Section(&KIBANA)),
+    ],
+    beats: &["dashboards", "ilm", "enabled"],
 };
 
 /// The module lists are read entry by entry; here only their names.
@@ -370,7 +391,7 @@ mod tests {
     #[test]
     fn a_typo_gets_a_suggestion_and_a_stranger_the_list() {
         let value = serde_json::json!({"outptu": {}, "output": {"logstash": {}}, "processors": [],
-            "setup": {"kibana": {}, "template": {"enabld": true}}, "log": "debug"});
+            "setup": {"dashboards": {}, "template": {"enabld": true}}, "log": "debug"});
         let mut report = KeyReport::default();
         check_top(&value, &["log".to_owned()], &mut report);
         assert_eq!(
@@ -381,6 +402,6 @@ mod tests {
                 "setup.template.enabld: unknown key; did you mean enabled?",
             ]
         );
-        assert_eq!(report.ignored, vec!["processors", "setup.kibana"]);
+        assert_eq!(report.ignored, vec!["processors", "setup.dashboards"]);
     }
 }

@@ -439,10 +439,68 @@ impl Default for TemplateSetup {
     }
 }
 
+/// `setup.kibana.space`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct KibanaSpace {
+    /// `setup.kibana.space.id`: the Kibana space to import into (the
+    /// default space when unset).
+    pub id: Option<String>,
+}
+
+/// `setup.kibana` (Beats' keys): the Kibana or OpenSearch Dashboards that
+/// `gomon setup --dashboards` imports into. `Debug` never shows the
+/// password or API key.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct KibanaSetup {
+    /// `http(s)://host:port[/base path]`, or `host:port` (http); default `localhost:5601`.
+    pub host: Option<String>,
+    /// Basic-auth user.
+    pub username: Option<String>,
+    /// Basic-auth password.
+    pub password: Option<String>,
+    /// API key, `id:key` as in Beats.
+    pub api_key: Option<String>,
+    /// `ssl.certificate_authorities` (and `verification_mode`, `full` only).
+    #[serde(default)]
+    pub ssl: SslConfig,
+    /// `space.id`.
+    #[serde(default)]
+    pub space: KibanaSpace,
+}
+
+impl KibanaSetup {
+    /// Beats' default host.
+    pub const DEFAULT_HOST: &'static str = "localhost:5601";
+
+    /// The configured host or [`Self::DEFAULT_HOST`].
+    pub fn host(&self) -> &str {
+        self.host.as_deref().unwrap_or(Self::DEFAULT_HOST)
+    }
+}
+
+impl std::fmt::Debug for KibanaSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| gomon_net::url::REDACTED);
+        f.debug_struct("KibanaSetup")
+            .field(
+                "host",
+                &self.host.as_deref().map(gomon_net::url::redact_userinfo),
+            )
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("api_key", &redacted(&self.api_key))
+            .field("ssl", &self.ssl)
+            .field("space", &self.space)
+            .finish()
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct SetupSection {
     #[serde(default)]
     pub(super) template: TemplateSetup,
+    #[serde(default)]
+    pub(super) kibana: KibanaSetup,
 }
 
 /// What to set up on the Elasticsearch output.
@@ -452,6 +510,8 @@ pub struct SetupConfig {
     pub template_enabled: bool,
     /// `setup.template.overwrite`.
     pub template_overwrite: bool,
+    /// `setup.kibana`, for `gomon setup --dashboards`.
+    pub kibana: KibanaSetup,
 }
 
 impl Default for SetupConfig {
@@ -459,6 +519,7 @@ impl Default for SetupConfig {
         SetupConfig {
             template_enabled: true,
             template_overwrite: false,
+            kibana: KibanaSetup::default(),
         }
     }
 }
