@@ -442,3 +442,85 @@ fn fail_on_regression_fails_ci_for_a_version_that_allocates_thirty_percent_more(
         text(&reversed).0
     );
 }
+
+/// Releases compared on real Go programs: the steady example app run as
+/// three versions at once, 1.0.0 as it is, 1.1.0 allocating 30 % more per
+/// unit of work (short-lived garbage), 1.2.0 with a small leak (50 KB/s);
+/// gomon monitors them for 70 s, then `analyze --compare-by
+/// expvar:app.version --baseline 1.0.0 --fail-on regression` says which
+/// measure each got worse on, and fails the CI step.
+#[test]
+fn releases_of_a_real_go_program_are_compared_with_a_verdict_per_measure() {
+    use gomon_testrig::{AppKind, GoApp};
+    let apps = [
+        GoApp::start(AppKind::Steady, &["-version", "1.0.0"]),
+        GoApp::start(
+            AppKind::Steady,
+            &["-version", "1.1.0", "-extra-alloc-pct", "30"],
+        ),
+        GoApp::start(
+            AppKind::Steady,
+            &["-version", "1.2.0", "-leak-bytes", "5000"],
+        ),
+    ];
+    let dir = temp_dir("analyze-releases");
+    let data = dir.join("data");
+    let hosts: Vec<String> = apps.iter().map(|a| format!("{:?}", a.addr())).collect();
+    let config = dir.join("gomon.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "modules:\n- module: golang\n  metricsets: [heap, expvar]\n  period: 1s\n  hosts: [{}]\n  expvar.namespace: example\nhttp.enabled: false\noutput.store.path: {:?}\n",
+            hosts.join(", "),
+            data.display().to_string()
+        ),
+    )
+    .unwrap();
+    let run = gomon()
+        .args(["run", "--duration", "70s", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", text(&run).1);
+    drop(apps);
+
+    let out = gomon()
+        .args([
+            "analyze",
+            "--json",
+            "--compare-by",
+            "expvar:app.version",
+            "--baseline",
+            "1.0.0",
+            "--fail-on",
+            "regression",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "a regression fails the step: {stderr}"
+    );
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let differences = report["comparison"]["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let change = |label: &str, measure: &str| -> String {
+        differences
+            .iter()
+            .filter(|d| d["label"] == label)
+            .flat_map(|d| d["changes"].as_array().cloned().unwrap_or_default())
+            .find(|c| c["measure"] == measure)
+            .and_then(|c| c["change"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "missing".to_owned())
+    };
+    assert_eq!(change("1.1.0", "allocation rate"), "worse", "{stdout}");
+    assert_ne!(change("1.1.0", "growth"), "worse", "{stdout}");
+    assert_eq!(change("1.2.0", "growth"), "worse", "{stdout}");
+    assert_ne!(change("1.2.0", "allocation rate"), "worse", "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
