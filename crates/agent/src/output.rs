@@ -61,6 +61,45 @@ pub struct Closed {
     pub buffered: u64,
 }
 
+/// Runs `write` on the blocking pool (file and SQLite I/O stay off the
+/// async workers) with the writer taken out of `slot` and put back after;
+/// counts the `count` documents as taken, then acked or failed, and the
+/// bytes `write` reports. A writer whose thread panicked is gone (logged
+/// once, then); later batches find the slot empty and are dropped.
+async fn write_off_thread<W: Send + 'static>(
+    slot: &mut Option<W>,
+    count: u64,
+    registry: &Registry,
+    write: impl FnOnce(&mut W) -> Result<u64, String> + Send + 'static,
+) {
+    let Some(mut writer) = slot.take() else {
+        return;
+    };
+    let joined = tokio::task::spawn_blocking(move || {
+        let result = write(&mut writer);
+        (writer, result)
+    })
+    .await;
+    let o = &registry.output;
+    o.taken.fetch_add(count, Ordering::Relaxed);
+    let Ok((writer, result)) = joined else {
+        tracing::error!("the output's writer stopped unexpectedly; later documents are lost");
+        o.failed.fetch_add(count, Ordering::Relaxed);
+        return;
+    };
+    match result {
+        Ok(bytes) => {
+            o.acked.fetch_add(count, Ordering::Relaxed);
+            o.write_bytes.fetch_add(bytes, Ordering::Relaxed);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "output write failed");
+            o.failed.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+    *slot = Some(writer);
+}
+
 impl Output {
     /// Opens the output `config` selects; the file store at `default_dir`
     /// when none is configured. For Elasticsearch, checks the index template
@@ -124,65 +163,24 @@ impl Output {
     pub async fn write(&mut self, events: Vec<Event>, origin: &Origin, registry: &Registry) {
         match self {
             Output::Store(slot) => {
-                let Some(mut store) = slot.take() else { return };
-                let count = events.len() as u64;
                 let docs: Vec<serde_json::Value> =
                     events.iter().map(|e| e.to_value(origin)).collect();
-                // SQLite runs off the async workers.
-                let joined = tokio::task::spawn_blocking(move || {
-                    let result = store.write(&docs);
-                    (store, result)
+                write_off_thread(slot, docs.len() as u64, registry, move |store| {
+                    store
+                        .write(&docs)
+                        .map(|_| 0)
+                        .map_err(|e| format!("store write failed: {e}"))
                 })
                 .await;
-                registry.output.taken.fetch_add(count, Ordering::Relaxed);
-                let Ok((store, result)) = joined else {
-                    tracing::error!("store writer stopped unexpectedly; later documents are lost");
-                    registry.output.failed.fetch_add(count, Ordering::Relaxed);
-                    return;
-                };
-                match result {
-                    Ok(_) => {
-                        registry.output.acked.fetch_add(count, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "store write failed");
-                        registry.output.failed.fetch_add(count, Ordering::Relaxed);
-                    }
-                }
-                *slot = Some(store);
             }
             Output::File(slot) => {
-                let Some(mut store) = slot.take() else { return };
-                let count = events.len() as u64;
                 let lines: Vec<Vec<u8>> = events.iter().map(|e| e.to_json(origin)).collect();
-                // File I/O runs off the async workers.
-                let joined = tokio::task::spawn_blocking(move || {
-                    let result = store.append_lines(&lines);
-                    (store, result)
+                write_off_thread(slot, lines.len() as u64, registry, move |store| {
+                    store.append_lines(&lines).map_err(|e| {
+                        format!("file store write failed in {}: {e}", store.dir().display())
+                    })
                 })
                 .await;
-                registry.output.taken.fetch_add(count, Ordering::Relaxed);
-                let Ok((store, result)) = joined else {
-                    tracing::error!(
-                        "file store writer stopped unexpectedly; later documents are lost"
-                    );
-                    registry.output.failed.fetch_add(count, Ordering::Relaxed);
-                    return;
-                };
-                match result {
-                    Ok(bytes) => {
-                        registry.output.acked.fetch_add(count, Ordering::Relaxed);
-                        registry
-                            .output
-                            .write_bytes
-                            .fetch_add(bytes, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        tracing::error!(path = %store.dir().display(), error = %e, "file store write failed");
-                        registry.output.failed.fetch_add(count, Ordering::Relaxed);
-                    }
-                }
-                *slot = Some(store);
             }
             Output::Console(console) => {
                 let mut out = std::io::stdout().lock();
