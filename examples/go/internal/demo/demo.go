@@ -1,6 +1,7 @@
 // Package demo holds what the example Go services share: flags, the
 // /debug/vars endpoint with a set of custom expvar variables of every JSON
-// shape gomon must handle, and a clean shutdown.
+// shape gomon must handle, net/http/pprof's /debug/pprof/ profiles (unless
+// -pprof=false), and a clean shutdown.
 package demo
 
 import (
@@ -12,6 +13,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -46,12 +48,16 @@ type Service struct {
 // varsDelay holds every /debug/vars answer back (the -vars-delay flag).
 var varsDelay time.Duration
 
-// Setup parses the common flags (-addr, -version, -vars-delay), registers the custom
+// servePprof registers net/http/pprof's handlers (the -pprof flag).
+var servePprof bool
+
+// Setup parses the common flags (-addr, -version, -vars-delay, -pprof), registers the custom
 // variables and returns the service. Call Serve afterwards.
 func Setup(name string) (*Service, *string) {
 	addr := flag.String("addr", "localhost:6060", "listen address of /debug/vars (use 127.0.0.1:0 for a free port)")
 	version := flag.String("version", "1.0.0", "version reported in the app.version variable")
 	flag.DurationVar(&varsDelay, "vars-delay", 0, "answer /debug/vars this much later (a slow target, for tests)")
+	flag.BoolVar(&servePprof, "pprof", true, "serve net/http/pprof's profiles under /debug/pprof/ (false: a program without them, for tests)")
 	flag.Parse()
 
 	s := &Service{Name: name, Version: *version, start: time.Now()}
@@ -109,6 +115,15 @@ func (s *Service) Serve(addr string, loop func(ctx context.Context)) {
 		time.Sleep(varsDelay)
 		vars.ServeHTTP(w, r)
 	})
+	if servePprof {
+		// What `import _ "net/http/pprof"` registers on the default mux,
+		// registered on this one.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok", "app": s.Name})
