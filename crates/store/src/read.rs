@@ -7,7 +7,9 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
 
-use crate::row::{expvar_document, expvar_value, heap_document, numeric_leaves};
+use crate::row::{
+    expvar_document, expvar_value, heap_document, numeric_leaves, profile_document,
+};
 use crate::schema::{ROLLUPS, extra, heap_columns, prepare};
 use crate::write::combine_sql;
 use crate::{StoreError, TimeRange};
@@ -288,7 +290,7 @@ impl Reader {
     }
 
     /// The stored documents of `address` (every target when `None`) in
-    /// `range`, heap and expvar, oldest first, in Metricbeat's shape (the
+    /// `range`, heap, expvar and profile, oldest first, in Metricbeat's shape (the
     /// fields gomon stores: no agent or host metadata). Raw rows only.
     pub fn documents(
         &self,
@@ -339,8 +341,53 @@ impl Reader {
                 let doc: String = r.get(3)?;
                 docs.push((ts, expvar_document(&address, ts, &namespace, &doc)));
             }
+            let profile_sql = format!(
+                "SELECT t.address, p.ts, p.doc, p.error FROM profile p JOIN targets t ON t.id = p.target
+                 WHERE p.ts >= ?1 AND p.ts < ?2 {filter}"
+            );
+            let mut stmt = conn.prepare(&profile_sql)?;
+            let mut rows = match address {
+                Some(a) => stmt.query(params![range.from_ms, range.to_ms, a])?,
+                None => stmt.query(params![range.from_ms, range.to_ms])?,
+            };
+            while let Some(r) = rows.next()? {
+                let address: String = r.get(0)?;
+                let ts: i64 = r.get(1)?;
+                let doc: Option<String> = r.get(2)?;
+                let error: Option<String> = r.get(3)?;
+                docs.push((
+                    ts,
+                    profile_document(&address, ts, doc.as_deref(), error.as_deref()),
+                ));
+            }
             docs.sort_by_key(|(ts, _)| *ts);
             Ok(docs.into_iter().map(|(_, d)| d).collect())
+        })
+    }
+
+    /// The profile documents of `address` in `range`, newest first, at
+    /// most `limit` of them (error documents included).
+    pub fn profiles(
+        &self,
+        address: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<Value>, StoreError> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT p.ts, p.doc, p.error FROM profile p JOIN targets t ON t.id = p.target
+                 WHERE t.address = ?1 AND p.ts >= ?2 AND p.ts < ?3 ORDER BY p.ts DESC LIMIT ?4",
+            )?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut rows = stmt.query(params![address, range.from_ms, range.to_ms, limit])?;
+            let mut docs = Vec::new();
+            while let Some(r) = rows.next()? {
+                let ts: i64 = r.get(0)?;
+                let doc: Option<String> = r.get(1)?;
+                let error: Option<String> = r.get(2)?;
+                docs.push(profile_document(address, ts, doc.as_deref(), error.as_deref()));
+            }
+            Ok(docs)
         })
     }
 
@@ -355,6 +402,7 @@ impl Reader {
                 "expvar",
                 "expvar_1m",
                 "expvar_1h",
+                "profile",
             ] {
                 let n: i64 =
                     conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;

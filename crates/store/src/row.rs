@@ -19,6 +19,19 @@ pub(crate) enum Parsed {
         ts: i64,
         error: String,
     },
+    /// A `golang.profile` document, or a profile error document.
+    Profile(ProfileRow),
+}
+
+/// One profile document: its `golang.profile` object as JSON text, or its
+/// error.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ProfileRow {
+    pub(crate) address: String,
+    pub(crate) ts: i64,
+    /// `golang.profile` as JSON text (absent for an error document).
+    pub(crate) doc: Option<String>,
+    pub(crate) error: Option<String>,
 }
 
 /// One heap document.
@@ -139,8 +152,16 @@ pub(crate) fn parse(doc: &Value) -> Result<Parsed, Unusable> {
                 doc: body.to_string(),
             }))
         }
+        Some("profile") => Ok(Parsed::Profile(ProfileRow {
+            address,
+            ts,
+            doc: fields::get(doc, "golang.profile")
+                .as_object()
+                .map(|body| Value::Object(body.clone()).to_string()),
+            error,
+        })),
         other => Err(Unusable(format!(
-            "metricset.name {other:?} is neither heap nor expvar"
+            "metricset.name {other:?} is not heap, expvar or profile"
         ))),
     }
 }
@@ -200,6 +221,23 @@ pub(crate) fn expvar_document(address: &str, ts: i64, namespace: &str, body: &st
     let mut golang = Map::new();
     golang.insert(namespace.to_owned(), body);
     doc["golang"] = Value::Object(golang);
+    doc
+}
+
+/// A profile row as its document.
+pub(crate) fn profile_document(
+    address: &str,
+    ts: i64,
+    body: Option<&str>,
+    error: Option<&str>,
+) -> Value {
+    let mut doc = skeleton(address, ts, "profile", "golang.profile");
+    if let Some(message) = error {
+        doc["error"] = json!({ "message": message });
+    }
+    if let Some(body) = body.and_then(|b| serde_json::from_str::<Value>(b).ok()) {
+        doc["golang"] = json!({ "profile": body });
+    }
     doc
 }
 

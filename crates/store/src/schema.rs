@@ -114,6 +114,12 @@ fn heap_table(name: &str, rollup: bool) -> String {
     )
 }
 
+/// Profile documents (`golang.profile`) as JSON, by target and time; an
+/// error document keeps its message.
+const PROFILE_TABLE: &str = "CREATE TABLE IF NOT EXISTS profile (target INTEGER NOT NULL, ts INTEGER NOT NULL,
+     doc TEXT, error TEXT, PRIMARY KEY (target, ts)) WITHOUT ROWID;
+";
+
 /// Creates what is missing, and checks the version of what exists.
 pub(crate) fn prepare(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
@@ -136,6 +142,9 @@ pub(crate) fn prepare(conn: &Connection) -> Result<(), StoreError> {
                 supported: SCHEMA_VERSION,
             });
         }
+        // Added after version 1 without changing its tables: a store from
+        // before profiles gets the table, and older readers ignore it.
+        conn.execute_batch(PROFILE_TABLE)?;
         return Ok(());
     }
     let mut sql = String::from(
@@ -151,6 +160,7 @@ pub(crate) fn prepare(conn: &Connection) -> Result<(), StoreError> {
              namespace TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (target, ts, namespace)) WITHOUT ROWID;
         ",
     );
+    sql.push_str(PROFILE_TABLE);
     sql.push_str(&heap_table("heap", false));
     sql.push_str(";\n");
     for (suffix, _) in ROLLUPS {

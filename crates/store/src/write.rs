@@ -46,6 +46,8 @@ pub struct Written {
     pub expvar: u64,
     /// Expvar error documents (they update the target's status only).
     pub expvar_errors: u64,
+    /// Profile rows (error documents included).
+    pub profile: u64,
     /// Documents that are not gomon documents, with the reason, first 10.
     pub skipped: Vec<String>,
     /// How many documents were skipped in all.
@@ -214,6 +216,17 @@ impl Store {
                     note(&mut status, target, ts, Some(error), None);
                     written.expvar_errors += 1;
                 }
+                Parsed::Profile(row) => {
+                    // A profile failure (no pprof, a bad profile) is kept
+                    // with the row but does not mark the target down: its
+                    // metrics may be fine.
+                    let target = self.state.target_id(&tx, &row.address, row.ts)?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO profile (target, ts, doc, error) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![target, row.ts, row.doc, row.error])?;
+                    written.profile += 1;
+                }
             }
         }
         for (target, (first, last, error, cmdline)) in status {
@@ -280,9 +293,9 @@ impl Store {
         let tx = self.conn.unchecked_transaction()?;
         let ids: Vec<i64> = self.state.targets.values().copied().collect();
         for (tables, before) in [
-            (["heap", "expvar"], cut(s.retention)),
-            (["heap_1m", "expvar_1m"], cut(s.minute_retention)),
-            (["heap_1h", "expvar_1h"], cut(s.hour_retention)),
+            (&["heap", "expvar", "profile"][..], cut(s.retention)),
+            (&["heap_1m", "expvar_1m"][..], cut(s.minute_retention)),
+            (&["heap_1h", "expvar_1h"][..], cut(s.hour_retention)),
         ] {
             for table in tables {
                 // Per target, along the primary key: no scan of the table.

@@ -163,6 +163,51 @@ fn documents_come_back_as_they_were_stored_with_the_targets_status() {
 /// Six hours of 1 s rows for two targets, with gaps and a field that is
 /// sometimes missing; every minute and hour step read from the rollups
 /// equals the same step recomputed here from the rows.
+fn profile(address: &str, ts: i64, growth: i64) -> Value {
+    json!({
+        "@timestamp": stamp(ts),
+        "metricset": {"name": "profile"},
+        "service": {"address": address},
+        "golang": {"profile": {
+            "heap": {"basis": "previous", "growth": {"bytes": growth, "objects": 1},
+                     "sites": [{"function": "main.leak", "file": "/src/main.go", "line": 30,
+                                "growth": {"bytes": growth, "objects": 1}, "share": {"pct": 1.0},
+                                "stack": ["main.leak main.go:30"]}]},
+            "goroutines": {"count": 12, "top": [], "growing": []},
+        }},
+    })
+}
+
+#[test]
+fn profile_documents_are_kept_whole_and_their_errors_do_not_mark_the_target_down() {
+    let path = temp("profiles");
+    let mut store = Store::open(&path, StoreSettings::default()).unwrap();
+    let failed = json!({"@timestamp": stamp(start() + 2_000), "metricset": {"name": "profile"},
+        "service": {"address": A},
+        "error": {"message": "http://127.0.0.1:6060/debug/pprof/heap: HTTP status 404 (Not Found)"}});
+    let docs = vec![
+        heap(A, start(), 1_000_000, 1),
+        profile(A, start() + 1_000, 4096),
+        failed.clone(),
+        profile(A, start() + 3_000, 8192),
+    ];
+    let written = store.write(&docs).unwrap();
+    assert_eq!((written.heap, written.profile), (1, 3));
+    let reader = Reader::open(&path).unwrap();
+    assert_eq!(reader.targets().unwrap()[0].last_error, None);
+    let newest = reader.profiles(A, all_range(), 2).unwrap();
+    assert_eq!(newest.len(), 2);
+    assert_eq!(newest[0]["golang"], docs[3]["golang"]);
+    assert_eq!(newest[1]["error"], failed["error"]);
+    assert_eq!(newest[1]["metricset"]["name"], "profile");
+    let all = reader.documents(Some(A), all_range()).unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[1]["golang"], docs[1]["golang"]);
+    assert!(reader.profiles(B, all_range(), 5).unwrap().is_empty());
+    drop(store);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
 #[test]
 fn rollups_equal_a_recomputation_from_the_rows() {
     let path = temp("rollups");
@@ -277,10 +322,12 @@ fn rows_past_their_retention_go_and_the_rollups_stay_longer() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let docs: Vec<Value> = [150, 90, 30]
+    let mut docs: Vec<Value> = [150, 90, 30]
         .iter()
         .map(|minutes| heap(A, now - minutes * 60_000, 1_000, *minutes as u64))
         .collect();
+    docs.push(profile(A, now - 150 * 60_000, 1));
+    docs.push(profile(A, now - 30 * 60_000, 2));
     store.write(&docs).unwrap();
     store.maintain().unwrap();
     let reader = Reader::open(&path).unwrap();
@@ -292,6 +339,7 @@ fn rows_past_their_retention_go_and_the_rollups_stay_longer() {
     );
     assert_eq!(counts["heap_1m"], 3, "{counts:?}");
     assert!(counts["heap_1h"] >= 2, "{counts:?}");
+    assert_eq!(counts["profile"], 1, "profiles keep the raw retention: {counts:?}");
     // Later, the minute rollups go too (90 days), the hour rollups stay.
     store.expire(now + 91 * 86_400_000).unwrap();
     let counts: std::collections::BTreeMap<String, i64> =
