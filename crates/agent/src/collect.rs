@@ -159,6 +159,21 @@ pub(crate) struct TargetSettings {
     ssl: SslConfig,
     tls: TlsVerification,
     expvar: Option<FlattenConfig>,
+    /// The `profile` metric set, when the module runs it.
+    pub(crate) profile: Option<crate::profile::ProfileSettings>,
+}
+
+impl TargetSettings {
+    /// Whether the heap or expvar metric set runs (a module may run
+    /// `profile` alone).
+    pub(crate) fn fetches_expvar(&self) -> bool {
+        self.sets.contains(&MetricSet::Heap) || self.sets.contains(&MetricSet::Expvar)
+    }
+
+    /// `service.address` of this target's documents.
+    pub(crate) fn address(&self) -> String {
+        self.heap_target.to_string()
+    }
 }
 
 /// Every target of every enabled module, checked: the one step from the
@@ -195,6 +210,7 @@ pub(crate) fn target_settings(config: &Config) -> Result<Vec<TargetSettings>, Se
                 ssl: module.ssl.clone(),
                 tls: tls.clone(),
                 expvar: expvar.clone(),
+                profile: crate::profile::profile_settings(module, &base, &label)?,
             });
         }
     }

@@ -207,6 +207,7 @@ impl Config {
                 timeout: None,
                 heap: HeapSection::default(),
                 expvar: ExpvarSection::default(),
+                profile: ProfileSection::default(),
                 username: None,
                 password: None,
                 bearer_token_file: None,

@@ -208,6 +208,7 @@ pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
                 rates: vec!["output.events.acked".to_owned()],
                 ..Default::default()
             },
+            profile: Default::default(),
             username: None,
             password: None,
             bearer_token_file: None,

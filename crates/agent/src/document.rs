@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use gomon_flatten::ExpvarDocument;
 use gomon_heap::HeapMetrics;
+use gomon_pprof::report::ProfileMetrics;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -150,6 +151,8 @@ pub enum Golang {
     Heap(Box<HeapMetrics>),
     /// `{"<namespace>": …}`: the `expvar` metric set.
     Expvar(Box<ExpvarDocument>),
+    /// `{"profile": …}`: the `profile` metric set.
+    Profile(Box<ProfileMetrics>),
 }
 
 impl Serialize for Golang {
@@ -162,6 +165,12 @@ impl Serialize for Golang {
                 map.end()
             }
             Golang::Expvar(expvar) => expvar.serialize(serializer),
+            Golang::Profile(profile) => {
+                use serde::ser::SerializeMap;
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("profile", profile)?;
+                map.end()
+            }
         }
     }
 }
@@ -171,9 +180,9 @@ impl Serialize for Golang {
 /// ([`Event::to_json`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// `heap` or `expvar`.
+    /// `heap`, `expvar` or `profile`.
     pub metricset: &'static str,
-    /// `golang.heap` or `golang.<namespace>`.
+    /// `golang.heap`, `golang.<namespace>` or `golang.profile`.
     pub dataset: String,
     /// The metric set's fields; `None` on failure.
     pub golang: Option<Golang>,

@@ -40,6 +40,7 @@ pub mod history;
 pub mod import;
 pub mod output;
 pub mod pipeline;
+mod profile;
 pub mod schedule;
 pub mod selfmon;
 pub mod store;
@@ -57,6 +58,7 @@ use crate::config::Config;
 use crate::document::{Event, Origin};
 use crate::output::{Output, OutputError};
 use crate::pipeline::{BatchPolicy, CountedOutput, drain_queue};
+use crate::profile::ProfileTask;
 use crate::selfmon::Registry;
 
 /// The embedded store's file name in a data folder (`gomon.db`).
@@ -190,8 +192,21 @@ impl Agent {
         // One pool for all targets: the limit of fetches in flight is shared.
         let mut clients = ClientPool::new(ClientConfig::default());
         let mut tasks = Vec::new();
-        for target in targets {
+        for mut target in targets {
             let client = clients.client_for(&target);
+            if let Some(settings) = target.profile.take() {
+                tasks.push(tokio::spawn(run_profiles(
+                    ProfileTask::new(settings, target.address()),
+                    client.clone(),
+                    tx.clone(),
+                    stop.clone(),
+                    registry.clone(),
+                    tap.clone(),
+                )));
+            }
+            if !target.fetches_expvar() {
+                continue;
+            }
             tasks.push(tokio::spawn(run_target(
                 TargetTask::new(target),
                 client,
@@ -274,6 +289,53 @@ async fn run_target(
                 let _ = tap.send(Arc::new(event.clone()));
             }
             // Back-pressure: a full queue slows the fetchers, never grows memory.
+            if tx.send(event).await.is_err() {
+                return;
+            }
+            registry.produced.fetch_add(1, Ordering::Relaxed);
+        }
+        let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
+        counters.skipped.fetch_add(skipped, Ordering::Relaxed);
+        due = next;
+    }
+}
+
+/// The `profile` metric set of one target: its own period, the same queue.
+async fn run_profiles(
+    mut task: ProfileTask,
+    client: ExpvarClient,
+    tx: mpsc::Sender<Event>,
+    mut stop: watch::Receiver<bool>,
+    registry: Arc<Registry>,
+    tap: broadcast::Sender<Arc<Event>>,
+) {
+    let name = task.heap_url();
+    let counters = registry.target(&name);
+    let period = task.period();
+    let mut due = tokio::time::Instant::now() + schedule::start_offset(period, &name);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(due) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+        let event = tokio::select! {
+            event = task.fetch_once(&client) => event,
+            _ = stop.changed() => return,
+        };
+        if let Some(event) = event {
+            let counter = if event.golang.is_none() {
+                &counters.failures
+            } else {
+                &counters.success
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            counters.events.fetch_add(1, Ordering::Relaxed);
+            if tap.receiver_count() > 0 {
+                let _ = tap.send(Arc::new(event.clone()));
+            }
             if tx.send(event).await.is_err() {
                 return;
             }

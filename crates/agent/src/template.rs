@@ -4,14 +4,14 @@
 //! The sink installs any template; what the fields of a `golang` document
 //! are is this crate's knowledge, next to the code that writes them.
 
-use gomon_analyze::fields::{self, heap};
+use gomon_analyze::fields::{self, heap, profile};
 use gomon_sink::{IndexTemplate, typed_properties};
 use serde_json::json;
 
 /// Version of [`golang_template`]; raise it when the mappings change, so
 /// that `gomon setup` replaces an older installed template (and keeps a
 /// newer one).
-pub const TEMPLATE_VERSION: u64 = 2;
+pub const TEMPLATE_VERSION: u64 = 3;
 
 /// The fields of Metricbeat's `golang` module documents and their types
 /// (the `golang.heap` metric set, gomon's interval fields, and the metadata
@@ -68,10 +68,47 @@ pub const GOLANG_FIELDS: &[(&str, &str)] = &[
     (heap::RATE_GC_PAUSE_NS_PER_SEC, "double"),
 ];
 
+/// The fields of `golang.profile` (the `profile` metric set) and their
+/// types, sites and stacks included (arrays of objects, typed as objects).
+pub fn profile_fields() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = [
+        (profile::HEAP_BASIS, "keyword"),
+        (profile::HEAP_WINDOW_SEC, "double"),
+        (profile::HEAP_INUSE_BYTES, "long"),
+        (profile::HEAP_INUSE_OBJECTS, "long"),
+        (profile::HEAP_GROWTH_BYTES, "long"),
+        (profile::HEAP_GROWTH_OBJECTS, "long"),
+        (profile::HEAP_ALLOCATED_BYTES, "long"),
+        (profile::HEAP_ALLOCATED_OBJECTS, "long"),
+        (profile::GOROUTINES_COUNT, "long"),
+        (profile::GOROUTINES_GROWTH, "long"),
+        (profile::GOROUTINES_WINDOW_SEC, "double"),
+    ]
+    .iter()
+    .map(|(path, kind)| ((*path).to_owned(), *kind))
+    .collect();
+    let kind_of = |field: &str| match field {
+        "function" | "file" | "stack" => "keyword",
+        "share.pct" => "double",
+        _ => "long",
+    };
+    for array in [profile::HEAP_SITES, profile::HEAP_OBJECT_SITES] {
+        for field in profile::SITE_FIELDS {
+            out.push((format!("{array}.{field}"), kind_of(field)));
+        }
+    }
+    for array in [profile::GOROUTINES_TOP, profile::GOROUTINES_GROWING] {
+        for field in profile::STACK_FIELDS {
+            out.push((format!("{array}.{field}"), kind_of(field)));
+        }
+    }
+    out
+}
+
 /// The index template for Metricbeat-compatible `golang` documents, applied
 /// to `index_patterns`:
 ///
-/// - explicit types for every `golang.heap` field and the metadata
+/// - explicit types for every `golang.heap` and `golang.profile` field and the metadata
 ///   (`long` for counters and bytes, `float` for `gc.cpu_fraction`,
 ///   `double` for rates, `boolean` for `restarted`, `keyword` for names);
 /// - dynamic templates for everything else under `golang.*` (the expvar
@@ -81,7 +118,13 @@ pub const GOLANG_FIELDS: &[(&str, &str)] = &[
 /// - no date detection (an expvar string that looks like a date stays a
 ///   string), and `index.mapping.total_fields.limit` at 10000.
 pub fn golang_template(name: &str, index_patterns: &[&str], version: u64) -> IndexTemplate {
-    let properties = typed_properties(GOLANG_FIELDS);
+    let profile = profile_fields();
+    let all: Vec<(&str, &str)> = GOLANG_FIELDS
+        .iter()
+        .copied()
+        .chain(profile.iter().map(|(path, kind)| (path.as_str(), *kind)))
+        .collect();
+    let properties = typed_properties(&all);
     let number_as_double = |mapping_type: &str| {
         json!({
             "path_match": format!("{}.*", fields::GOLANG),

@@ -465,3 +465,65 @@ fn a_value_of_the_wrong_kind_is_quoted_without_its_password() {
     assert!(err.contains("http://<redacted>@es:9200"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+#[test]
+fn the_profile_metric_set_is_opt_in_with_its_own_schedule_and_checked_keys() {
+    let read = |yaml: &str| Config::parse(yaml, gomon_agent::config::FileFormat::Yaml, "p.yml");
+    let plain = read("modules:\n  - module: golang\n    hosts: [localhost:6060]\n").unwrap();
+    assert!(!plain.modules[0].metric_sets().contains(&MetricSet::Profile));
+    assert_eq!(plain.modules[0].profile.period, Duration::from_secs(60));
+    assert_eq!(plain.modules[0].profile_top(), 20);
+
+    let config = read(
+        "modules:\n  - module: golang\n    metricsets: [heap, profile]\n    hosts: [localhost:6060]\n    profile.period: 5m\n    profile.seconds: 30\n    profile.path: /internal/pprof\n    profile.top: 10\n",
+    )
+    .unwrap();
+    let module = &config.modules[0];
+    assert_eq!(
+        module.metric_sets(),
+        vec![MetricSet::Heap, MetricSet::Profile]
+    );
+    assert_eq!(module.profile.period, Duration::from_secs(300));
+    assert_eq!(module.profile.seconds, Some(30));
+    assert_eq!(module.profile.path.as_deref(), Some("/internal/pprof"));
+    let shown = config.redacted();
+    assert_eq!(shown["modules"][0]["profile"]["period"], "5m");
+    assert_eq!(shown["modules"][0]["profile"]["top"], 10);
+    assert_eq!(shown["modules"][0]["metricsets"][1], "profile");
+
+    for (yaml, key, says) in [
+        (
+            "profile.period: 500ms",
+            "modules[0].profile.period",
+            "below the minimum of 1s",
+        ),
+        (
+            "profile.seconds: 60",
+            "modules[0].profile.seconds",
+            "shorter than profile.period (1m)",
+        ),
+        (
+            "profile.top: 0",
+            "modules[0].profile.top",
+            "between 1 and 100",
+        ),
+    ] {
+        let error = read(&format!(
+            "modules:\n  - module: golang\n    metricsets: [profile]\n    hosts: [localhost:6060]\n    {yaml}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains(key) && error.contains(says),
+            "{yaml}: {error}"
+        );
+    }
+    let typo = read(
+        "modules:\n  - module: golang\n    hosts: [localhost:6060]\n    profile:\n      perod: 1m\n",
+    )
+    .unwrap();
+    assert_eq!(
+        typo.findings.unknown_keys,
+        ["modules[0].profile.perod: unknown key; did you mean period?"]
+    );
+}

@@ -29,7 +29,7 @@ use serde_json::Value;
 pub const TIMESTAMP: &str = "@timestamp";
 /// The target: the URL fetched (`host:port` in documents of earlier versions).
 pub const SERVICE_ADDRESS: &str = "service.address";
-/// The metric set: `heap` or `expvar`.
+/// The metric set: `heap`, `expvar` or `profile`.
 pub const METRICSET_NAME: &str = "metricset.name";
 /// The collection period, milliseconds.
 pub const METRICSET_PERIOD: &str = "metricset.period";
@@ -148,6 +148,60 @@ pub mod heap {
         RATE_GC_CYCLES_PER_SEC,
         RATE_GC_PAUSE_NS_PER_SEC,
     ];
+}
+
+/// The paths of the `golang.profile` object (the `profile` metric set,
+/// written by `gomon_pprof::report`). Sites and stacks are arrays of
+/// objects; their fields are given below the array's path.
+pub mod profile {
+    /// The `golang.profile` object itself.
+    pub const OBJECT: &str = "golang.profile";
+    /// `first`, `previous` or `delta`: what the heap growth is measured against.
+    pub const HEAP_BASIS: &str = "golang.profile.heap.basis";
+    /// Seconds the heap growth covers.
+    pub const HEAP_WINDOW_SEC: &str = "golang.profile.heap.window.sec";
+    /// In-use bytes, all sites.
+    pub const HEAP_INUSE_BYTES: &str = "golang.profile.heap.inuse.bytes";
+    /// In-use objects, all sites.
+    pub const HEAP_INUSE_OBJECTS: &str = "golang.profile.heap.inuse.objects";
+    /// Growth of in-use bytes over the window.
+    pub const HEAP_GROWTH_BYTES: &str = "golang.profile.heap.growth.bytes";
+    /// Growth of in-use objects over the window.
+    pub const HEAP_GROWTH_OBJECTS: &str = "golang.profile.heap.growth.objects";
+    /// Bytes allocated over the window.
+    pub const HEAP_ALLOCATED_BYTES: &str = "golang.profile.heap.allocated.bytes";
+    /// Objects allocated over the window.
+    pub const HEAP_ALLOCATED_OBJECTS: &str = "golang.profile.heap.allocated.objects";
+    /// Sites by growth of in-use bytes (an array).
+    pub const HEAP_SITES: &str = "golang.profile.heap.sites";
+    /// Sites by growth of in-use objects (an array).
+    pub const HEAP_OBJECT_SITES: &str = "golang.profile.heap.object_sites";
+    /// Goroutines in the program.
+    pub const GOROUTINES_COUNT: &str = "golang.profile.goroutines.count";
+    /// Change in goroutines since the previous profile.
+    pub const GOROUTINES_GROWTH: &str = "golang.profile.goroutines.growth";
+    /// Seconds since the previous goroutine profile.
+    pub const GOROUTINES_WINDOW_SEC: &str = "golang.profile.goroutines.window.sec";
+    /// Places with the most goroutines (an array).
+    pub const GOROUTINES_TOP: &str = "golang.profile.goroutines.top";
+    /// Places whose goroutines grew the most (an array).
+    pub const GOROUTINES_GROWING: &str = "golang.profile.goroutines.growing";
+
+    /// The fields of one heap site, below [`HEAP_SITES`] / [`HEAP_OBJECT_SITES`].
+    pub const SITE_FIELDS: &[&str] = &[
+        "function",
+        "file",
+        "line",
+        "inuse.bytes",
+        "inuse.objects",
+        "growth.bytes",
+        "growth.objects",
+        "share.pct",
+        "stack",
+    ];
+    /// The fields of one goroutine place, below [`GOROUTINES_TOP`] /
+    /// [`GOROUTINES_GROWING`].
+    pub const STACK_FIELDS: &[&str] = &["function", "file", "line", "count", "growth", "stack"];
 }
 
 /// The value at a dotted path, `Null` where any step is missing or not an

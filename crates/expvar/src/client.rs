@@ -188,6 +188,19 @@ impl FetchError {
     }
 }
 
+/// A body fetched as bytes ([`ExpvarClient::fetch_bytes_within`]).
+#[derive(Debug, Clone)]
+pub struct RawBody {
+    /// The body (gunzipped when the server sent `Content-Encoding: gzip`).
+    pub bytes: Vec<u8>,
+    /// Bytes received on the wire.
+    pub wire_bytes: usize,
+    /// The `Content-Type` the server gave.
+    pub content_type: Option<String>,
+    /// From the request to the last byte.
+    pub duration: Duration,
+}
+
 type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// An async client for expvar endpoints. Cheap to clone; clones share one
@@ -293,9 +306,48 @@ impl ExpvarClient {
             })
     }
 
+    /// Fetches `target`'s body as bytes, without decoding it (a pprof
+    /// profile, say), under this client's limits: the same pool, slots,
+    /// body cap and gzip handling as [`fetch`](ExpvarClient::fetch), with
+    /// `accept` as the `Accept` header and `request_timeout` for the whole
+    /// request.
+    pub async fn fetch_bytes_within(
+        &self,
+        target: &Target,
+        accept: &'static str,
+        request_timeout: Duration,
+    ) -> Result<RawBody, FetchError> {
+        let _slot = self.in_flight.acquire().await.ok();
+        let started = Instant::now();
+        let (body, content_type) =
+            tokio::time::timeout(request_timeout, self.fetch_body_as(target, accept))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(FetchError::Timeout {
+                        target: target.to_string(),
+                        phase: TimeoutPhase::Request,
+                        after: request_timeout,
+                    })
+                })?;
+        Ok(RawBody {
+            bytes: body.bytes,
+            wire_bytes: body.wire_bytes,
+            content_type,
+            duration: started.elapsed(),
+        })
+    }
+
     async fn fetch_body(
         &self,
         target: &Target,
+    ) -> Result<(crate::body::ReadBody, Option<String>), FetchError> {
+        self.fetch_body_as(target, "application/json").await
+    }
+
+    async fn fetch_body_as(
+        &self,
+        target: &Target,
+        accept: &'static str,
     ) -> Result<(crate::body::ReadBody, Option<String>), FetchError> {
         let name = || target.to_string();
         let headers = target
@@ -306,7 +358,7 @@ impl ExpvarClient {
                 reason: e.to_string(),
             })?;
         let mut request = Request::get(target.uri().clone())
-            .header(header::ACCEPT, "application/json")
+            .header(header::ACCEPT, accept)
             .header(
                 header::USER_AGENT,
                 concat!("gomon/", env!("CARGO_PKG_VERSION")),

@@ -59,7 +59,7 @@ mod snapshot;
 mod target;
 mod tls;
 
-pub use client::{ClientConfig, ExpvarClient, FetchError, TimeoutPhase};
+pub use client::{ClientConfig, ExpvarClient, FetchError, RawBody, TimeoutPhase};
 pub use snapshot::{DEFAULT_MAX_DEPTH, DecodeError, MAX_DEPTH_CEILING, Snapshot};
 pub use target::{DEFAULT_PATH, Target, TargetError};
 pub use tls::{CaCertificates, TlsConfigError, TlsVerification};

@@ -38,7 +38,9 @@ use std::sync::Arc;
 
 use prost::Message;
 
-pub use sites::{FunctionRow, SHORT_STACK, Site, site_index, top_functions, top_sites};
+pub use sites::{
+    FunctionRow, SHORT_STACK, Site, is_profiler, site_index, top_functions, top_sites,
+};
 
 /// How much of a profile [`parse`] accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,10 @@ pub enum Basis {
     Previous,
     /// A delta Go computed itself (`?seconds=N`).
     Delta,
+    /// The same as the previous profile: Go updates the heap profile only
+    /// when a GC cycle completes, and none did since. No sites; the next
+    /// profile's growth is measured from the last one that changed.
+    Unchanged,
 }
 
 /// Bytes and objects.
@@ -212,6 +216,31 @@ impl ProfileState {
             bytes: profile.total(columns[0]),
             objects: profile.total(columns[1]),
         });
+        if let (Some(base), Some(then)) = (&self.heap, self.heap_at) {
+            let d = delta(profile, &columns, base);
+            let width = columns.len();
+            let still = d.growth.iter().all(|g| *g == 0)
+                && d.samples
+                    .iter()
+                    .all(|s| s.values[width..].iter().all(|g| *g == 0));
+            if still {
+                let zero = Some(Amount {
+                    bytes: 0,
+                    objects: 0,
+                });
+                return Ok(HeapProfile {
+                    basis: Basis::Unchanged,
+                    window: Some(Seconds {
+                        sec: at.saturating_duration_since(then).as_secs_f64(),
+                    }),
+                    inuse,
+                    growth: zero,
+                    allocated: zero,
+                    sites: Vec::new(),
+                    object_sites: Vec::new(),
+                });
+            }
+        }
         let previous = self.heap.replace(Baseline::of(profile, &columns));
         let window = self.heap_at.replace(at).map(|then| Seconds {
             sec: at.saturating_duration_since(then).as_secs_f64(),
@@ -309,6 +338,7 @@ fn heap_sites(
 ) -> Vec<HeapSite> {
     let positive: i64 = samples
         .iter()
+        .filter(|s| !crate::is_profiler(&s.stack))
         .map(|s| s.values[rank_by].max(0))
         .fold(0, i64::saturating_add);
     top_sites(samples, rank_by, n)

@@ -22,6 +22,15 @@ pub struct Site {
     pub stack: Vec<Frame>,
 }
 
+/// Whether `stack` was allocated by the profiler itself while serving a
+/// profile (`runtime/pprof`, `net/http/pprof`): an artifact of being
+/// watched, never the program's own leak.
+pub fn is_profiler(stack: &[Frame]) -> bool {
+    stack.iter().any(|f| {
+        f.function.starts_with("runtime/pprof.") || f.function.starts_with("net/http/pprof.")
+    })
+}
+
 /// Where the site of `stack` is: the index of the first frame outside the
 /// Go runtime (allocation and scheduling internals such as
 /// `runtime.mallocgc` or `runtime.gopark`), else 0.
@@ -31,7 +40,8 @@ pub fn site_index(stack: &[Frame]) -> usize {
 
 /// The `n` sites with the largest positive value in column `rank_by`,
 /// largest first (ties by function name, for a stable order). Samples
-/// are grouped by their site frame (function, file and line).
+/// are grouped by their site frame (function, file and line); the
+/// profiler's own allocations ([`is_profiler`]) are left out.
 pub fn top_sites(samples: &[Sample], rank_by: usize, n: usize) -> Vec<Site> {
     struct Acc<'a> {
         values: Vec<i64>,
@@ -40,6 +50,9 @@ pub fn top_sites(samples: &[Sample], rank_by: usize, n: usize) -> Vec<Site> {
     }
     let mut by_site: HashMap<&Frame, Acc<'_>> = HashMap::new();
     for sample in samples {
+        if is_profiler(&sample.stack) {
+            continue;
+        }
         let Some(frame) = sample.stack.get(site_index(&sample.stack)) else {
             continue;
         };

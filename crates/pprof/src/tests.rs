@@ -147,6 +147,27 @@ fn two_recorded_heap_profiles_give_the_growth_in_between() {
             - older.total(older.index_of("inuse_space").unwrap())
     );
     assert!(growth.bytes > 0);
+
+    // No GC since: the same profile again is "unchanged", and the growth
+    // after it is measured from the last profile that changed.
+    let again = state
+        .heap(&newer, t0 + Duration::from_secs(40), 20)
+        .unwrap();
+    assert_eq!(again.basis, Basis::Unchanged);
+    assert!(again.sites.is_empty());
+    assert_eq!(again.window.unwrap().sec, 10.0);
+    assert_eq!(again.growth.unwrap().bytes, 0);
+    let mut fresh = ProfileState::new();
+    fresh.heap(&older, t0, 20).unwrap();
+    fresh
+        .heap(&older, t0 + Duration::from_secs(10), 20)
+        .unwrap();
+    let later = fresh
+        .heap(&newer, t0 + Duration::from_secs(30), 20)
+        .unwrap();
+    assert_eq!(later.basis, Basis::Previous);
+    assert_eq!(later.window.unwrap().sec, 30.0, "from the last change");
+    assert_eq!(later.sites[0].growth.unwrap().bytes / 1024, 10348);
 }
 
 #[test]
@@ -230,6 +251,26 @@ fn top_functions_has_pprof_flat_and_cum() {
     assert_eq!(&*sites[0].frame.function, "main.leak");
     assert_eq!(sites[0].values, vec![150]);
     assert_eq!(sites.len(), 1, "shrinking sites are not growth: {sites:?}");
+
+    // What the profiler allocates while serving a profile is not a site.
+    let message = made(
+        &["inuse_space"],
+        &[
+            (
+                &[
+                    "compress/flate.NewWriter",
+                    "runtime/pprof.writeHeap",
+                    "net/http/pprof.handler.ServeHTTP",
+                ],
+                &[900],
+            ),
+            (&["main.leak", "main.main"], &[50]),
+        ],
+    );
+    let profile = parse(&message.encode_to_vec(), &Limits::default()).unwrap();
+    let sites = top_sites(&profile.samples, 0, 5);
+    assert_eq!(sites.len(), 1);
+    assert_eq!(&*sites[0].frame.function, "main.leak");
 }
 
 #[test]

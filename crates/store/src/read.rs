@@ -7,9 +7,7 @@ use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OpenFlags, params};
 use serde_json::Value;
 
-use crate::row::{
-    expvar_document, expvar_value, heap_document, numeric_leaves, profile_document,
-};
+use crate::row::{expvar_document, expvar_value, heap_document, numeric_leaves, profile_document};
 use crate::schema::{ROLLUPS, extra, heap_columns, prepare};
 use crate::write::combine_sql;
 use crate::{StoreError, TimeRange};
@@ -385,7 +383,12 @@ impl Reader {
                 let ts: i64 = r.get(0)?;
                 let doc: Option<String> = r.get(1)?;
                 let error: Option<String> = r.get(2)?;
-                docs.push(profile_document(address, ts, doc.as_deref(), error.as_deref()));
+                docs.push(profile_document(
+                    address,
+                    ts,
+                    doc.as_deref(),
+                    error.as_deref(),
+                ));
             }
             Ok(docs)
         })

@@ -116,7 +116,8 @@ fn heap_table(name: &str, rollup: bool) -> String {
 
 /// Profile documents (`golang.profile`) as JSON, by target and time; an
 /// error document keeps its message.
-const PROFILE_TABLE: &str = "CREATE TABLE IF NOT EXISTS profile (target INTEGER NOT NULL, ts INTEGER NOT NULL,
+const PROFILE_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS profile (target INTEGER NOT NULL, ts INTEGER NOT NULL,
      doc TEXT, error TEXT, PRIMARY KEY (target, ts)) WITHOUT ROWID;
 ";
 

@@ -339,7 +339,10 @@ fn rows_past_their_retention_go_and_the_rollups_stay_longer() {
     );
     assert_eq!(counts["heap_1m"], 3, "{counts:?}");
     assert!(counts["heap_1h"] >= 2, "{counts:?}");
-    assert_eq!(counts["profile"], 1, "profiles keep the raw retention: {counts:?}");
+    assert_eq!(
+        counts["profile"], 1,
+        "profiles keep the raw retention: {counts:?}"
+    );
     // Later, the minute rollups go too (90 days), the hour rollups stay.
     store.expire(now + 91 * 86_400_000).unwrap();
     let counts: std::collections::BTreeMap<String, i64> =

@@ -61,11 +61,18 @@ pub enum AppKind {
     Leaking,
     /// Lots of short-lived garbage with a low GOGC: hundreds of GC cycles a second.
     GcHeavy,
+    /// Starts goroutines that block forever under a steady load: a goroutine leak.
+    GoroutineLeak,
 }
 
 impl AppKind {
     /// Every example app.
-    pub const ALL: [AppKind; 3] = [AppKind::Steady, AppKind::Leaking, AppKind::GcHeavy];
+    pub const ALL: [AppKind; 4] = [
+        AppKind::Steady,
+        AppKind::Leaking,
+        AppKind::GcHeavy,
+        AppKind::GoroutineLeak,
+    ];
 
     /// The command's directory name under `examples/go` (also its binary name).
     pub fn name(self) -> &'static str {
@@ -73,6 +80,7 @@ impl AppKind {
             AppKind::Steady => "steady",
             AppKind::Leaking => "leaking",
             AppKind::GcHeavy => "gcheavy",
+            AppKind::GoroutineLeak => "goroutineleak",
         }
     }
 }

@@ -51,6 +51,35 @@ impl Config {
                 }
             }
             m.tls().map_err(|e| invalid(key("ssl"), e))?;
+            if m.profile.period < std::time::Duration::from_secs(1) {
+                return Err(invalid(
+                    key("profile.period"),
+                    format!(
+                        "{} is below the minimum of 1s (a heap profile costs the program a pass over its allocation records)",
+                        humantime::format_duration(m.profile.period)
+                    ),
+                ));
+            }
+            if let Some(seconds) = m.profile.seconds
+                && (seconds == 0 || u128::from(seconds) * 1000 >= m.profile.period.as_millis())
+            {
+                return Err(invalid(
+                    key("profile.seconds"),
+                    format!(
+                        "{seconds} must be at least 1 and shorter than profile.period ({})",
+                        humantime::format_duration(m.profile.period)
+                    ),
+                ));
+            }
+            if m.profile
+                .top
+                .is_some_and(|top| top == 0 || top > MAX_PROFILE_TOP)
+            {
+                return Err(invalid(
+                    key("profile.top"),
+                    format!("must be between 1 and {MAX_PROFILE_TOP}"),
+                ));
+            }
             // Namespace, mode and every glob, as the agent builds its flatteners.
             crate::collect::expvar_settings(m, label)
                 .map_err(|e| invalid(e.key().to_owned(), e.reason()))?;

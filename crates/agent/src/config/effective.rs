@@ -23,7 +23,7 @@ impl Config {
                 serde_json::json!({
                     "module": m.module,
                     "enabled": m.enabled,
-                    "metricsets": m.metric_sets().iter().map(|s| match s { MetricSet::Heap => "heap", MetricSet::Expvar => "expvar" }).collect::<Vec<_>>(),
+                    "metricsets": m.metric_sets().iter().map(|s| s.name()).collect::<Vec<_>>(),
                     "period": humantime::format_duration(m.period).to_string(),
                     "timeout": humantime::format_duration(m.request_timeout()).to_string(),
                     "hosts": m.hosts,
@@ -36,6 +36,10 @@ impl Config {
                     "expvar": {"namespace": m.expvar.namespace, "path": m.effective_path(&m.expvar.path),
                                "mode": m.expvar.mode.as_deref().unwrap_or("flatten"),
                                "include": m.expvar.include, "exclude": m.expvar.exclude, "rates": m.expvar.rates},
+                    "profile": {"period": humantime::format_duration(m.profile.period).to_string(),
+                                "seconds": m.profile.seconds,
+                                "path": m.profile.path.as_deref().unwrap_or(DEFAULT_PROFILE_PATH),
+                                "top": m.profile_top()},
                 })
             })
             .collect();

@@ -58,6 +58,16 @@ const EXPVAR: Section = Section {
     beats: &[],
 };
 
+const PROFILE: Section = Section {
+    keys: &[
+        ("period", Node::Value),
+        ("seconds", Node::Value),
+        ("path", Node::Value),
+        ("top", Node::Value),
+    ],
+    beats: &[],
+};
+
 /// One golang module of `modules` / `metricbeat.modules`.
 const MODULE: Section = Section {
     keys: &[
@@ -69,6 +79,7 @@ const MODULE: Section = Section {
         ("timeout", Node::Value),
         ("heap", Node::Section(&HEAP)),
         ("expvar", Node::Section(&EXPVAR)),
+        ("profile", Node::Section(&PROFILE)),
         ("username", Node::Value),
         ("password", Node::Value),
         ("bearer_token_file", Node::Value),

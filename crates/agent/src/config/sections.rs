@@ -22,6 +22,19 @@ pub enum MetricSet {
     Heap,
     /// Custom variables → `golang.<namespace>`.
     Expvar,
+    /// Heap and goroutine profiles (`net/http/pprof`) → `golang.profile`.
+    Profile,
+}
+
+impl MetricSet {
+    /// Its name in `metricsets`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricSet::Heap => "heap",
+            MetricSet::Expvar => "expvar",
+            MetricSet::Profile => "profile",
+        }
+    }
 }
 
 /// `heap:` of a module.
@@ -50,6 +63,47 @@ pub struct ExpvarSection {
     /// Globs of counters whose per-second rate is added under `_rate`.
     #[serde(default)]
     pub rates: Vec<String>,
+}
+
+/// `profile:` of a module: the `profile` metric set's own schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ProfileSection {
+    /// How often both profiles are fetched (default [`DEFAULT_PROFILE_PERIOD`]).
+    #[serde(default = "default_profile_period", deserialize_with = "duration")]
+    pub period: Duration,
+    /// When set, Go computes the heap delta itself over this many seconds
+    /// (`/debug/pprof/heap?seconds=N`); by default gomon compares each heap
+    /// profile with the previous one, a period apart.
+    #[serde(default)]
+    pub seconds: Option<u64>,
+    /// Path prefix of `net/http/pprof`'s handlers (default `/debug/pprof`).
+    pub path: Option<String>,
+    /// Sites and stacks listed per ranking (default 20, at most 100).
+    pub top: Option<usize>,
+}
+
+impl Default for ProfileSection {
+    fn default() -> Self {
+        ProfileSection {
+            period: DEFAULT_PROFILE_PERIOD,
+            seconds: None,
+            path: None,
+            top: None,
+        }
+    }
+}
+
+/// How often profiles are fetched when `profile.period` is not set: 1 min.
+pub const DEFAULT_PROFILE_PERIOD: Duration = Duration::from_secs(60);
+
+/// The largest `profile.top`.
+pub const MAX_PROFILE_TOP: usize = 100;
+
+/// Where `net/http/pprof` serves its profiles when `profile.path` is not set.
+pub const DEFAULT_PROFILE_PATH: &str = "/debug/pprof";
+
+fn default_profile_period() -> Duration {
+    DEFAULT_PROFILE_PERIOD
 }
 
 pub(super) fn default_enabled() -> bool {
@@ -121,8 +175,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub struct ModuleConfig {
     /// Must be `golang`.
     pub module: String,
-    /// `heap` and/or `expvar`; default `heap`, plus `expvar` when
-    /// `expvar.namespace` is set.
+    /// `heap`, `expvar` and/or `profile`; default `heap`, plus `expvar`
+    /// when `expvar.namespace` is set (`profile` only when listed).
     #[serde(default)]
     pub metricsets: Option<Vec<MetricSet>>,
     /// A disabled module is skipped.
@@ -142,6 +196,9 @@ pub struct ModuleConfig {
     /// Expvar metric set settings.
     #[serde(default)]
     pub expvar: ExpvarSection,
+    /// Profile metric set settings.
+    #[serde(default)]
+    pub profile: ProfileSection,
     /// Basic auth user for the targets (as Metricbeat's HTTP modules take it).
     pub username: Option<String>,
     /// Basic auth password (never printed).
@@ -251,6 +308,12 @@ impl ModuleConfig {
         } else {
             "(each host's own path)".to_owned()
         }
+    }
+
+    /// Sites and stacks listed per ranking in profile documents:
+    /// `profile.top`, else 20.
+    pub fn profile_top(&self) -> usize {
+        self.profile.top.unwrap_or(gomon_pprof::report::DEFAULT_TOP)
     }
 
     /// The metric sets this module runs.
