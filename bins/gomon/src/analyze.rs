@@ -8,7 +8,7 @@ use gomon_agent::history::{
     HistoryQuery, HistorySource, TargetFilter, adopt_host_port_addresses, read_stored,
 };
 use gomon_analyze::{
-    Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze, compare,
+    Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze_with_profiles, compare,
     expvar_labels, label_of, lifetimes, table, target_label,
 };
 use serde_json::{Value, json};
@@ -241,7 +241,10 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
     if lives.is_empty() {
         return Err(nothing_matches(&request, &source));
     }
-    let analyses: Vec<Analysis> = lives.iter().map(|l| analyze(l, &thresholds)).collect();
+    let analyses: Vec<Analysis> = lives
+        .iter()
+        .map(|l| analyze_with_profiles(l, &docs, &thresholds))
+        .collect();
     let comparison = request
         .compare_by
         .as_deref()

@@ -98,4 +98,8 @@ pub struct Analysis {
     pub summary: String,
     /// The figures.
     pub evidence: Evidence,
+    /// What the lifetime's profile documents say: where the heap grows,
+    /// the goroutine count (absent without profile documents).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<crate::profiles::ProfileEvidence>,
 }

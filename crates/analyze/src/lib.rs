@@ -18,6 +18,9 @@
 //!   as `app.version`, or the command line) the live heap, its trend,
 //!   allocation rate, GC frequency, GC CPU fraction and p99 pause, with the
 //!   differences against a baseline;
+//! - [`attach_profiles`] adds what `golang.profile` documents say: where a
+//!   leak grows (the sites of the heap profiles), and a `goroutine-leak`
+//!   verdict when the goroutine count climbs;
 //! - [`fields`] names the paths of the stored documents, for this crate and
 //!   for the agent that writes and queries them.
 //!
@@ -42,6 +45,7 @@
 mod compare;
 mod evidence;
 pub mod fields;
+mod profiles;
 mod regression;
 mod report;
 mod series;
@@ -59,6 +63,11 @@ pub use series::{
     live_heap, live_heap_points, troughs,
 };
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
+pub use profiles::{
+    GoroutineEvidence, GrowingSite, MIN_GOROUTINE_PROFILES, ProfileEvidence, WHERE_SITES,
+    profile_evidence,
+};
 pub use verdict::{
-    DEFAULT_MIN_SPAN_SECS, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze, format_rate,
+    DEFAULT_MIN_SPAN_SECS, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze,
+    analyze_with_profiles, attach_profiles, format_rate,
 };

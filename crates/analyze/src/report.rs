@@ -133,6 +133,7 @@ mod tests {
                 pause_p99_ns: (growth > 0.0).then_some(123_456_789),
                 ..Evidence::default()
             },
+            profiles: None,
         }
     }
 

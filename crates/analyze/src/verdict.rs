@@ -1,6 +1,7 @@
 //! Verdicts on one process's heap: leak, plateau, steady, GC pressure.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::evidence::{Analysis, Evidence};
 use crate::series::{Lifetime, Sample, live_heap};
@@ -33,6 +34,10 @@ pub struct Thresholds {
     pub pause_p99_ns: u64,
     /// A memory limit (bytes) to estimate the time left before a leak reaches it.
     pub memory_limit: Option<u64>,
+    /// Growth of the goroutine count over the window (goroutines) below
+    /// which it never counts as a goroutine leak (with
+    /// `min_growth_fraction` of the starting count, whichever is larger).
+    pub min_goroutine_growth: f64,
 }
 
 impl Default for Thresholds {
@@ -46,6 +51,7 @@ impl Default for Thresholds {
             gc_cpu_fraction: 0.01,
             pause_p99_ns: 10_000_000,
             memory_limit: None,
+            min_goroutine_growth: 20.0,
         }
     }
 }
@@ -69,6 +75,9 @@ pub enum Verdict {
     /// collections, or a live heap too uneven to call; the summary says
     /// which and how much more is needed.
     InsufficientData,
+    /// The goroutine count keeps climbing (from the `profile` metric set's
+    /// goroutine profiles); the summary names the stacks that pile up.
+    GoroutineLeak,
 }
 
 impl Verdict {
@@ -80,16 +89,18 @@ impl Verdict {
             Verdict::GcPressure => "gc-pressure",
             Verdict::Steady => "steady",
             Verdict::InsufficientData => "insufficient-data",
+            Verdict::GoroutineLeak => "goroutine-leak",
         }
     }
 
     /// Every verdict, in the order of [`Verdict::as_str`]'s names in help texts.
-    pub const ALL: [Verdict; 5] = [
+    pub const ALL: [Verdict; 6] = [
         Verdict::Leak,
         Verdict::Plateau,
         Verdict::GcPressure,
         Verdict::Steady,
         Verdict::InsufficientData,
+        Verdict::GoroutineLeak,
     ];
 }
 
@@ -195,7 +206,53 @@ pub fn analyze(lifetime: &Lifetime, th: &Thresholds) -> Analysis {
         verdicts,
         summary,
         evidence,
+        profiles: None,
     }
+}
+
+/// [`analyze`], then what the profile documents among `docs` add
+/// ([`attach_profiles`]).
+pub fn analyze_with_profiles(lifetime: &Lifetime, docs: &[Value], th: &Thresholds) -> Analysis {
+    let mut analysis = analyze(lifetime, th);
+    attach_profiles(&mut analysis, lifetime, docs, th);
+    analysis
+}
+
+/// Adds what the lifetime's profile documents say (none: nothing changes):
+/// a `leak` gets *where* (the sites that grew most, with their share of
+/// the growth) in its summary; a goroutine count that climbs makes
+/// `goroutine-leak` the main verdict, its summary naming the places where
+/// goroutines pile up, followed by what the heap does.
+pub fn attach_profiles(analysis: &mut Analysis, lifetime: &Lifetime, docs: &[Value], th: &Thresholds) {
+    let Some(found) = crate::profiles::profile_evidence(docs, lifetime, th) else {
+        return;
+    };
+    if analysis.verdicts.contains(&Verdict::Leak)
+        && let Some(top) = found.sites.first()
+    {
+        analysis.summary = format!(
+            "{}; growing at {} ({:.0} % of the growth in {} profiles)",
+            analysis.summary,
+            top.label(),
+            top.share * 100.0,
+            found.profiles
+        );
+    }
+    if let Some(g) = found.goroutines.as_ref().filter(|g| g.leaking) {
+        let place = g
+            .growing
+            .first()
+            .map(|p| format!(", piling up at {}", p.label()))
+            .unwrap_or_default();
+        analysis.summary = format!(
+            "goroutines climb {:.0} → {:.0} ({:+.0}/h){place}; heap: {}",
+            g.start, g.end, g.growth_per_hour, analysis.summary
+        );
+        analysis.verdicts.retain(|v| *v != Verdict::InsufficientData);
+        analysis.verdicts.insert(0, Verdict::GoroutineLeak);
+        analysis.verdict = Verdict::GoroutineLeak;
+    }
+    analysis.profiles = Some(found);
 }
 
 fn gc_pressure_summary(evidence: &Evidence) -> String {

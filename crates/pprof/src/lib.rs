@@ -365,7 +365,7 @@ pub fn stack_key(stack: &[Frame]) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
     values: HashMap<u64, Vec<i64>>,
-    totals: Vec<i64>,
+    pub(crate) totals: Vec<i64>,
     /// When the profile was taken (ns since the Unix epoch).
     pub time_nanos: i64,
 }

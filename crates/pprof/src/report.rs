@@ -216,6 +216,16 @@ impl ProfileState {
             bytes: profile.total(columns[0]),
             objects: profile.total(columns[1]),
         });
+        // Allocations since the start only grow: fewer means a new process,
+        // whose profile is compared with nothing.
+        if self
+            .heap
+            .as_ref()
+            .is_some_and(|base| profile.total(columns[2]) < base.totals.get(2).copied().unwrap_or(0))
+        {
+            self.heap = None;
+            self.heap_at = None;
+        }
         if let (Some(base), Some(then)) = (&self.heap, self.heap_at) {
             let d = delta(profile, &columns, base);
             let width = columns.len();

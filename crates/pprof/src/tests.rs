@@ -168,6 +168,12 @@ fn two_recorded_heap_profiles_give_the_growth_in_between() {
     assert_eq!(later.basis, Basis::Previous);
     assert_eq!(later.window.unwrap().sec, 30.0, "from the last change");
     assert_eq!(later.sites[0].growth.unwrap().bytes / 1024, 10348);
+
+    // A restarted program (fewer allocations since its start than before)
+    // is compared with nothing.
+    let restarted = fresh.heap(&older, t0 + Duration::from_secs(60), 20).unwrap();
+    assert_eq!(restarted.basis, Basis::First);
+    assert!(restarted.growth.is_none());
 }
 
 #[test]
