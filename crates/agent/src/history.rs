@@ -6,6 +6,7 @@
 //! Over 500 lines with its unit tests (about 460 of code): the query, the
 //! bucket → document mapping and their tests belong together.
 
+mod profiles;
 mod stored;
 
 use std::time::SystemTime;
@@ -385,6 +386,7 @@ pub async fn read_heap_history(
             .cloned()
             .unwrap_or_default();
         docs.extend(buckets.iter().flat_map(|b| bucket_documents(address, b)));
+        docs.extend(profiles::profile_documents(cluster, &pattern, query, address).await?);
         if let Some(variable) = &query.label_variable {
             docs.extend(labels(cluster, &pattern, query, address, variable).await?);
         }

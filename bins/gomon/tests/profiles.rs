@@ -1,0 +1,183 @@
+//! The `profile` metric set as a user runs it: `gomon run` with profiles on
+//! real Go programs into the embedded store, Elasticsearch and OpenSearch
+//! at once, then `gomon analyze` on each: the leak named at its line, the
+//! goroutine leak named at its stack, nothing named for the steady
+//! program, and a program without `net/http/pprof` reported once.
+
+use std::process::Stdio;
+
+mod support;
+
+use gomon_testrig::{AppKind, GoApp};
+use serde_json::Value;
+use support::{gomon, temp_dir, text};
+
+fn config(hosts: &[String], output: &str) -> String {
+    format!(
+        "modules:\n- module: golang\n  metricsets: [heap, profile]\n  period: 1s\n  hosts: [{}]\n  profile.period: 5s\nhttp.enabled: false\n{output}",
+        hosts.join(", ")
+    )
+}
+
+/// `gomon analyze --json` of `args`' source: the analyses by program name.
+fn analyses(args: &[&str]) -> std::collections::BTreeMap<String, Value> {
+    let out = gomon()
+        .args(["analyze", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    report["analyses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["program"].as_str().unwrap().to_owned(), a.clone()))
+        .collect()
+}
+
+fn check(source: &str, by_program: &std::collections::BTreeMap<String, Value>) {
+    let leak = &by_program["leaking"];
+    assert_eq!(leak["verdict"], "leak", "{source}: {leak:#}");
+    let site = &leak["profiles"]["sites"][0];
+    assert_eq!(site["function"], "main.main.func1.1", "{source}: {leak:#}");
+    assert_eq!(site["line"], 30, "{source}");
+    assert!(
+        site["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("examples/go/leaking/main.go"),
+        "{source}: {site}"
+    );
+    assert!(
+        leak["summary"]
+            .as_str()
+            .unwrap()
+            .contains("growing at main.main.func1.1 leaking/main.go:30"),
+        "{source}: {}",
+        leak["summary"]
+    );
+
+    let piled = &by_program["goroutineleak"];
+    assert_eq!(piled["verdict"], "goroutine-leak", "{source}: {piled:#}");
+    let place = &piled["profiles"]["goroutines"]["growing"][0];
+    assert_eq!(
+        (place["function"].as_str(), place["line"].as_i64()),
+        (Some("main.awaitReply"), Some(24)),
+        "{source}: {piled:#}"
+    );
+    assert!(
+        piled["summary"]
+            .as_str()
+            .unwrap()
+            .contains("piling up at main.awaitReply goroutineleak/main.go:24"),
+        "{source}: {}",
+        piled["summary"]
+    );
+
+    let calm = &by_program["steady"];
+    for verdict in calm["verdicts"].as_array().unwrap() {
+        assert!(
+            verdict != "leak" && verdict != "goroutine-leak",
+            "{source}: {calm:#}"
+        );
+    }
+    assert!(
+        !calm["summary"].as_str().unwrap().contains("growing at"),
+        "{source}: {calm:#}"
+    );
+    assert!(calm["profiles"]["profiles"].as_u64().unwrap() >= 5, "{source}");
+}
+
+#[test]
+fn profiles_say_where_from_the_store_elasticsearch_and_opensearch() {
+    let apps = [
+        GoApp::start(AppKind::Leaking, &["-leak-bytes", "262144"]),
+        GoApp::start(AppKind::GoroutineLeak, &[]),
+        GoApp::start(AppKind::Steady, &[]),
+    ];
+    let bare = GoApp::start(AppKind::Steady, &["-pprof=false"]);
+    let dir = temp_dir("profiles");
+    let hosts: Vec<String> = apps
+        .iter()
+        .map(|a| format!("{:?}", a.addr()))
+        .collect();
+    let data = dir.join("data");
+    let store_config = dir.join("store.yml");
+    let mut with_bare = hosts.clone();
+    with_bare.push(format!("{:?}", bare.addr()));
+    std::fs::write(
+        &store_config,
+        config(
+            &with_bare,
+            &format!("output.store.path: {:?}\n", data.display().to_string()),
+        ),
+    )
+    .unwrap();
+    let engines = gomon_testrig::engines();
+    let mut runs = vec![(store_config.clone(), None)];
+    for engine in &engines {
+        let index = support::unique(&format!("profiles-{}", engine.kind));
+        let file = dir.join(format!("{}.yml", engine.kind));
+        std::fs::write(
+            &file,
+            config(
+                &hosts,
+                &format!(
+                    "output.elasticsearch:\n  hosts: [{:?}]\n  index: {index:?}\n",
+                    engine.url
+                ),
+            ),
+        )
+        .unwrap();
+        runs.push((file, Some((engine.clone(), index))));
+    }
+    // The three agents run side by side on the same programs.
+    let children: Vec<_> = runs
+        .iter()
+        .map(|(file, _)| {
+            gomon()
+                .args(["run", "--duration", "60s", "-c"])
+                .arg(file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    drop(apps);
+    drop(bare);
+    for ((file, _), out) in runs.iter().zip(&outputs) {
+        assert!(out.status.success(), "{}: {}", file.display(), text(out).1);
+    }
+
+    // A program without net/http/pprof: said once, with what to import.
+    let stderr = text(&outputs[0]).1;
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("no profiles"))
+        .collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("net/http/pprof"), "{}", said[0]);
+
+    check(
+        "embedded store",
+        &analyses(&["--data", data.to_str().unwrap()]),
+    );
+    for ((file, target), _) in runs.iter().zip(&outputs).skip(1) {
+        let (engine, index) = target.as_ref().unwrap();
+        let by_program = analyses(&["-c", file.to_str().unwrap()]);
+        check(&engine.kind.to_string(), &by_program);
+        support::delete_index(&engine.url, index);
+        engine.record(
+            "profiles::where_from_every_store",
+            "the leak's line, the goroutine leak's stack and nothing for the steady program, as from the embedded store",
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
