@@ -8,8 +8,8 @@ use gomon_agent::history::{
     HistoryQuery, HistorySource, TargetFilter, adopt_host_port_addresses, read_stored,
 };
 use gomon_analyze::{
-    Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze_with_profiles, compare,
-    expvar_labels, label_of, lifetimes, table, target_label,
+    Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze_with_profiles,
+    compare, expvar_labels, label_of, lifetimes, table, target_label,
 };
 use serde_json::{Value, json};
 

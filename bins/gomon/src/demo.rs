@@ -36,7 +36,7 @@ pub(crate) async fn run(
         let app = demo::start_app(&bin, name)
             .await
             .map_err(|e| e.to_string())?;
-        println!("  started {name:<9} on {:<16} ({what})", app.addr);
+        println!("  started {name:<13} on {:<16} ({what})", app.addr);
         apps.push(app);
     }
     // Documents name a target by the URL fetched (`service.address`).
@@ -109,7 +109,7 @@ pub(crate) async fn run(
         let (first_count, last_count) = s.gc_count.unwrap_or_default();
         let growth = last_next_gc as f64 - first_next_gc as f64;
         println!(
-            "  {name:<9} heap {} → {}, GC limit {} → {} ({:+.1} MB), {} GC cycles, worst pause p99 {} µs, {} documents{}",
+            "  {name:<13} heap {} → {}, GC limit {} → {} ({:+.1} MB), {} GC cycles, worst pause p99 {} µs, {} documents{}",
             mb(first_allocated),
             mb(last_allocated),
             mb(first_next_gc),
@@ -133,7 +133,7 @@ pub(crate) async fn run(
         Ok(verdicts) => {
             for (name, a) in verdicts {
                 let all: Vec<&str> = a.verdicts.iter().map(|v| v.as_str()).collect();
-                println!("  {name:<9} {:<20} {}", all.join("+"), a.summary);
+                println!("  {name:<13} {:<21} {}", all.join("+"), a.summary);
             }
         }
         Err(e) => println!("  cannot analyze {}: {e}", store.display()),

@@ -50,14 +50,21 @@ fn demo_builds_monitors_and_stops_the_example_apps() {
         .unwrap();
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    for app in ["steady", "leaking", "gcheavy", "cache", "churnleak"] {
+    for app in [
+        "steady",
+        "leaking",
+        "gcheavy",
+        "cache",
+        "churnleak",
+        "goroutineleak",
+    ] {
         assert!(
-            stdout.contains(&format!("  {app:<9} heap")),
+            stdout.contains(&format!("  {app:<13} heap")),
             "summary of {app}: {stdout}"
         );
         // Four seconds are too few for a verdict, and the demo says so.
         assert!(
-            stdout.contains(&format!("  {app:<9} insufficient-data")),
+            stdout.contains(&format!("  {app:<13} insufficient-data")),
             "verdict of {app}: {stdout}"
         );
     }

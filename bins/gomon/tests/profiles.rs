@@ -87,7 +87,10 @@ fn check(source: &str, by_program: &std::collections::BTreeMap<String, Value>) {
         !calm["summary"].as_str().unwrap().contains("growing at"),
         "{source}: {calm:#}"
     );
-    assert!(calm["profiles"]["profiles"].as_u64().unwrap() >= 5, "{source}");
+    assert!(
+        calm["profiles"]["profiles"].as_u64().unwrap() >= 5,
+        "{source}"
+    );
 }
 
 #[test]
@@ -99,10 +102,7 @@ fn profiles_say_where_from_the_store_elasticsearch_and_opensearch() {
     ];
     let bare = GoApp::start(AppKind::Steady, &["-pprof=false"]);
     let dir = temp_dir("profiles");
-    let hosts: Vec<String> = apps
-        .iter()
-        .map(|a| format!("{:?}", a.addr()))
-        .collect();
+    let hosts: Vec<String> = apps.iter().map(|a| format!("{:?}", a.addr())).collect();
     let data = dir.join("data");
     let store_config = dir.join("store.yml");
     let mut with_bare = hosts.clone();

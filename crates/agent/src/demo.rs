@@ -10,21 +10,29 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use gomon_analyze::{Analysis, Thresholds, analyze, lifetimes};
+use gomon_analyze::{Analysis, Thresholds, analyze_with_profiles, lifetimes};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::config::{Config, ExpvarSection, HttpConfig, ModuleConfig, OutputsConfig, StoreOutput};
+use crate::config::{
+    Config, ExpvarSection, HttpConfig, MetricSet, ModuleConfig, OutputsConfig, ProfileSection,
+    StoreOutput,
+};
 use crate::document::Event;
 
 /// The example programs in `examples/go` and what each does.
-pub const APPS: [(&str, &str); 5] = [
+pub const APPS: [(&str, &str); 6] = [
     ("steady", "constant work, bounded working set"),
     ("leaking", "keeps every session it creates"),
     ("gcheavy", "short-lived garbage, low GOGC"),
     ("cache", "fills a bounded cache, then levels off"),
     ("churnleak", "a small leak under heavy churn"),
+    ("goroutineleak", "starts goroutines that never finish"),
 ];
+
+/// How often the demo takes heap and goroutine profiles: often enough for
+/// a dozen in the default two minutes.
+pub const PROFILE_PERIOD: Duration = Duration::from_secs(10);
 
 /// How long `gomon demo` monitors by default: 2 minutes, long enough for
 /// the data to pass the analysis' minimum span ([`Thresholds::default`])
@@ -191,13 +199,13 @@ pub fn clear_store(store: &Path) {
 
 /// The demo's configuration: one golang module over `hosts` every `period`
 /// with the `example` expvar namespace (and the rate of
-/// `output.events.acked`), into the embedded store in the folder `store`,
-/// without self-monitoring.
+/// `output.events.acked`) and profiles every [`PROFILE_PERIOD`], into the
+/// embedded store in the folder `store`, without self-monitoring.
 pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
     Config {
         modules: vec![ModuleConfig {
             module: "golang".to_owned(),
-            metricsets: None,
+            metricsets: Some(vec![MetricSet::Heap, MetricSet::Expvar, MetricSet::Profile]),
             enabled: true,
             period,
             hosts,
@@ -208,7 +216,10 @@ pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
                 rates: vec!["output.events.acked".to_owned()],
                 ..Default::default()
             },
-            profile: Default::default(),
+            profile: ProfileSection {
+                period: PROFILE_PERIOD,
+                ..Default::default()
+            },
             username: None,
             password: None,
             bearer_token_file: None,
@@ -275,8 +286,8 @@ impl Seen {
 }
 
 /// The verdict of each program (by name, from `names`: `service.address` →
-/// name) over what the embedded store in the folder `store` holds, with the
-/// thresholds `gomon analyze` uses by default.
+/// name) over what the embedded store in the folder `store` holds (heap and
+/// profile documents), with the thresholds `gomon analyze` uses by default.
 pub fn verdicts(
     store: &Path,
     names: &BTreeMap<String, String>,
@@ -289,7 +300,7 @@ pub fn verdicts(
         .filter_map(|l| {
             names
                 .get(&l.target)
-                .map(|name| (name.clone(), analyze(l, &thresholds)))
+                .map(|name| (name.clone(), analyze_with_profiles(l, &docs, &thresholds)))
         })
         .collect())
 }

@@ -172,6 +172,14 @@ pub mod profile {
     pub const HEAP_ALLOCATED_BYTES: &str = "golang.profile.heap.allocated.bytes";
     /// Objects allocated over the window.
     pub const HEAP_ALLOCATED_OBJECTS: &str = "golang.profile.heap.allocated.objects";
+    /// The site that grew most in the profile: `function file:line`.
+    pub const HEAP_TOP_SITE: &str = "golang.profile.heap.top.site";
+    /// Its growth in bytes.
+    pub const HEAP_TOP_GROWTH_BYTES: &str = "golang.profile.heap.top.growth.bytes";
+    /// Its growth in objects.
+    pub const HEAP_TOP_GROWTH_OBJECTS: &str = "golang.profile.heap.top.growth.objects";
+    /// Its part of the growth of all growing sites (0–1).
+    pub const HEAP_TOP_SHARE_PCT: &str = "golang.profile.heap.top.share.pct";
     /// Sites by growth of in-use bytes (an array).
     pub const HEAP_SITES: &str = "golang.profile.heap.sites";
     /// Sites by growth of in-use objects (an array).

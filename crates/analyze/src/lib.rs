@@ -56,6 +56,10 @@ pub use compare::{
     CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
 };
 pub use evidence::{Analysis, Evidence};
+pub use profiles::{
+    GoroutineEvidence, GrowingSite, MIN_GOROUTINE_PROFILES, ProfileEvidence, WHERE_SITES,
+    profile_evidence,
+};
 pub use regression::{Change, MeasureChange, SAME_WITHIN, changes};
 pub use report::{program_name, table, target_label};
 pub use series::{
@@ -63,10 +67,6 @@ pub use series::{
     live_heap, live_heap_points, troughs,
 };
 pub use trend::{MAX_POINTS, Trend, median_of, theil_sen};
-pub use profiles::{
-    GoroutineEvidence, GrowingSite, MIN_GOROUTINE_PROFILES, ProfileEvidence, WHERE_SITES,
-    profile_evidence,
-};
 pub use verdict::{
     DEFAULT_MIN_SPAN_SECS, MIN_LIVE_HEAP_POINTS, Thresholds, Verdict, analyze,
     analyze_with_profiles, attach_profiles, format_rate,

@@ -138,7 +138,11 @@ fn summed<'a>(lists: impl Iterator<Item = &'a Value>, growth_of: &str) -> Vec<Gr
             let growth = get(place, growth_of).as_i64().unwrap_or(0);
             let stack = place["stack"]
                 .as_array()
-                .map(|s| s.iter().filter_map(|f| f.as_str().map(str::to_owned)).collect())
+                .map(|s| {
+                    s.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             let entry = by_place.entry(key).or_insert((0, Vec::new()));
             entry.0 = entry.0.saturating_add(growth);
@@ -162,7 +166,11 @@ fn summed<'a>(lists: impl Iterator<Item = &'a Value>, growth_of: &str) -> Vec<Gr
             stack,
         })
         .collect();
-    sites.sort_by(|a, b| b.growth.cmp(&a.growth).then_with(|| a.function.cmp(&b.function)));
+    sites.sort_by(|a, b| {
+        b.growth
+            .cmp(&a.growth)
+            .then_with(|| a.function.cmp(&b.function))
+    });
     sites.truncate(WHERE_SITES);
     sites
 }
@@ -216,7 +224,9 @@ fn goroutine_evidence(
     let threshold = th.min_goroutine_growth.max(th.min_growth_fraction * start);
     let leaking = trend.slope_low > 0.0 && trend.slope * window_secs >= threshold;
     let growing = summed(
-        found.iter().map(|(_, d)| get(d, profile::GOROUTINES_GROWING)),
+        found
+            .iter()
+            .map(|(_, d)| get(d, profile::GOROUTINES_GROWING)),
         "growth",
     );
     Some(GoroutineEvidence {

@@ -223,7 +223,12 @@ pub fn analyze_with_profiles(lifetime: &Lifetime, docs: &[Value], th: &Threshold
 /// the growth) in its summary; a goroutine count that climbs makes
 /// `goroutine-leak` the main verdict, its summary naming the places where
 /// goroutines pile up, followed by what the heap does.
-pub fn attach_profiles(analysis: &mut Analysis, lifetime: &Lifetime, docs: &[Value], th: &Thresholds) {
+pub fn attach_profiles(
+    analysis: &mut Analysis,
+    lifetime: &Lifetime,
+    docs: &[Value],
+    th: &Thresholds,
+) {
     let Some(found) = crate::profiles::profile_evidence(docs, lifetime, th) else {
         return;
     };
@@ -248,7 +253,9 @@ pub fn attach_profiles(analysis: &mut Analysis, lifetime: &Lifetime, docs: &[Val
             "goroutines climb {:.0} → {:.0} ({:+.0}/h){place}; heap: {}",
             g.start, g.end, g.growth_per_hour, analysis.summary
         );
-        analysis.verdicts.retain(|v| *v != Verdict::InsufficientData);
+        analysis
+            .verdicts
+            .retain(|v| *v != Verdict::InsufficientData);
         analysis.verdicts.insert(0, Verdict::GoroutineLeak);
         analysis.verdict = Verdict::GoroutineLeak;
     }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use gomon_analyze::{Thresholds, analyze, compare, expvar_labels, label_of, lifetimes};
+use gomon_analyze::{
+    Thresholds, analyze_with_profiles, compare, expvar_labels, label_of, lifetimes,
+};
 use serde_json::{Value, json};
 
 fn keys(value: &Value, out: &mut BTreeSet<String>) {
@@ -22,15 +24,42 @@ fn keys(value: &Value, out: &mut BTreeSet<String>) {
 
 #[test]
 fn the_json_report_writes_exactly_the_fields_its_documented_schema_lists() {
-    let docs: Vec<Value> = include_str!("fixtures/five-apps-240s.ndjson")
+    let mut docs: Vec<Value> = include_str!("fixtures/five-apps-240s.ndjson")
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    // Profile documents for the leaking app, every 20 s of its run.
+    let stamps: Vec<Value> = docs
+        .iter()
+        .filter(|d| d["service"]["address"] == "leaking:6060" && d["metricset"]["name"] == "heap")
+        .step_by(20)
+        .map(|d| d["@timestamp"].clone())
+        .collect();
+    for (i, stamp) in stamps.iter().enumerate() {
+        let place = json!({"function": "main.leak", "file": "/src/main.go", "line": 30,
+            "growth": {"bytes": 1_000_000, "objects": 10}, "share": {"pct": 1.0},
+            "count": 5, "stack": ["main.leak main.go:30"]});
+        docs.push(json!({
+            "@timestamp": stamp, "metricset": {"name": "profile"},
+            "service": {"address": "leaking:6060"},
+            "golang": {"profile": {
+                "heap": {"basis": "previous", "sites": [place.clone()]},
+                "goroutines": {"count": 10 + i, "growing": [{"function": "main.wait", "file": "/src/main.go",
+                    "line": 9, "count": 3, "growth": 1, "stack": ["main.wait main.go:9"]}]},
+            }},
+        }));
+    }
     let lives = lifetimes(&docs);
     let analyses: Vec<_> = lives
         .iter()
-        .map(|l| analyze(l, &Thresholds::default()))
+        .map(|l| analyze_with_profiles(l, &docs, &Thresholds::default()))
         .collect();
+    assert!(
+        analyses
+            .iter()
+            .any(|a| a.profiles.as_ref().is_some_and(|p| p.goroutines.is_some())),
+        "the report has every kind of field"
+    );
     let labels = expvar_labels(&docs, "app.version");
     let comparison = compare(&lives, |l| label_of(l, &labels), None).unwrap();
     // What `gomon analyze --json` prints.

@@ -35,7 +35,13 @@ fn site(function: &str, line: i64, growth: i64) -> Value {
            "stack": [format!("{function} app/main.go:{line}"), "main.main app/main.go:9"]})
 }
 
-fn profile(secs: u64, address: &str, sites: Vec<Value>, goroutines: i64, growing: Vec<Value>) -> Value {
+fn profile(
+    secs: u64,
+    address: &str,
+    sites: Vec<Value>,
+    goroutines: i64,
+    growing: Vec<Value>,
+) -> Value {
     json!({
         "@timestamp": stamp(secs),
         "metricset": {"name": "profile"},
@@ -59,14 +65,29 @@ fn a_leak_says_where_it_grows_from_the_heap_profiles_of_its_lifetime() {
         docs.push(profile(
             i * 60,
             T,
-            vec![site("main.(*Sessions).Add", 30, 3_000_000), site("main.buffer", 40, 200_000)],
+            vec![
+                site("main.(*Sessions).Add", 30, 3_000_000),
+                site("main.buffer", 40, 200_000),
+            ],
             12,
             vec![],
         ));
     }
     // Another target's profile and one long after this lifetime: not counted.
-    docs.push(profile(120, "http://127.0.0.1:7070/debug/vars", vec![site("main.other", 1, 9_000_000_000)], 1, vec![]));
-    docs.push(profile(9_000, T, vec![site("main.later", 1, 9_000_000_000)], 1, vec![]));
+    docs.push(profile(
+        120,
+        "http://127.0.0.1:7070/debug/vars",
+        vec![site("main.other", 1, 9_000_000_000)],
+        1,
+        vec![],
+    ));
+    docs.push(profile(
+        9_000,
+        T,
+        vec![site("main.later", 1, 9_000_000_000)],
+        1,
+        vec![],
+    ));
     let life = &lifetimes(&docs)[0];
     let th = Thresholds::default();
     let plain = analyze(life, &th);
@@ -76,12 +97,17 @@ fn a_leak_says_where_it_grows_from_the_heap_profiles_of_its_lifetime() {
     let found = a.profiles.as_ref().unwrap();
     assert_eq!(found.profiles, 10);
     let top = &found.sites[0];
-    assert_eq!((top.function.as_str(), top.line), ("main.(*Sessions).Add", 30));
+    assert_eq!(
+        (top.function.as_str(), top.line),
+        ("main.(*Sessions).Add", 30)
+    );
     // The first profile has no growth yet: nine windows of 3 MB.
     assert_eq!(top.growth, 27_000_000);
     assert!((top.share - 27.0 / 28.8).abs() < 1e-9, "{}", top.share);
     assert!(
-        a.summary.ends_with("; growing at main.(*Sessions).Add app/main.go:30 (94 % of the growth in 10 profiles)"),
+        a.summary.ends_with(
+            "; growing at main.(*Sessions).Add app/main.go:30 (94 % of the growth in 10 profiles)"
+        ),
         "{}",
         a.summary
     );
@@ -93,7 +119,13 @@ fn a_leak_says_where_it_grows_from_the_heap_profiles_of_its_lifetime() {
 fn a_climbing_goroutine_count_is_a_goroutine_leak_naming_where_they_pile_up() {
     let mut docs = heap_docs(0);
     for i in 0..10 {
-        docs.push(profile(i * 60, T, vec![], 10 + 1_200 * i as i64, vec![goroutine_place(1_200)]));
+        docs.push(profile(
+            i * 60,
+            T,
+            vec![],
+            10 + 1_200 * i as i64,
+            vec![goroutine_place(1_200)],
+        ));
     }
     let life = &lifetimes(&docs)[0];
     let a = analyze_with_profiles(life, &docs, &Thresholds::default());
@@ -102,7 +134,11 @@ fn a_climbing_goroutine_count_is_a_goroutine_leak_naming_where_they_pile_up() {
     assert!(a.verdicts.contains(&Verdict::Steady), "{:?}", a.verdicts);
     let g = a.profiles.as_ref().unwrap().goroutines.as_ref().unwrap();
     assert!(g.leaking);
-    assert!((g.growth_per_hour - 72_000.0).abs() < 1.0, "{}", g.growth_per_hour);
+    assert!(
+        (g.growth_per_hour - 72_000.0).abs() < 1.0,
+        "{}",
+        g.growth_per_hour
+    );
     assert_eq!(g.growing[0].growth, 12_000);
     assert!(
         a.summary.starts_with("goroutines climb 1210 → 9610 (+72000/h), piling up at main.awaitReply app/main.go:24; heap: "),
@@ -118,8 +154,17 @@ fn a_goroutine_count_that_wanders_or_is_too_short_is_no_leak() {
     let th = Thresholds::default();
     // Workers come and go around 200.
     let mut docs = heap_docs(0);
-    for (i, n) in [200, 230, 190, 215, 205, 240, 185, 210, 200, 220].iter().enumerate() {
-        docs.push(profile(i as u64 * 60, T, vec![], *n, vec![goroutine_place(30)]));
+    for (i, n) in [200, 230, 190, 215, 205, 240, 185, 210, 200, 220]
+        .iter()
+        .enumerate()
+    {
+        docs.push(profile(
+            i as u64 * 60,
+            T,
+            vec![],
+            *n,
+            vec![goroutine_place(30)],
+        ));
     }
     let life = &lifetimes(&docs)[0];
     let a = analyze_with_profiles(life, &docs, &th);
@@ -132,7 +177,11 @@ fn a_goroutine_count_that_wanders_or_is_too_short_is_no_leak() {
         docs.push(profile(i * 60, T, vec![], 50 + i as i64, vec![]));
     }
     let life = &lifetimes(&docs)[0];
-    let g = analyze_with_profiles(life, &docs, &th).profiles.unwrap().goroutines.unwrap();
+    let g = analyze_with_profiles(life, &docs, &th)
+        .profiles
+        .unwrap()
+        .goroutines
+        .unwrap();
     assert!(!g.leaking && g.threshold == 20.0, "{g:?}");
 
     // Three profiles are too few for a call on the goroutine count.

@@ -318,10 +318,16 @@ fn every_field_a_panel_uses_is_in_the_template_and_docs_with_the_type_the_panel_
     let fields_md = std::fs::read_to_string(repo_file("docs/fields.md")).unwrap();
     let template = golang_template("gomon", &["gomon-*"], 1);
     let dynamic = template.mappings["dynamic_templates"].to_string();
+    let profile = gomon_agent::template::profile_fields();
+    let typed: Vec<(&str, &str)> = GOLANG_FIELDS
+        .iter()
+        .copied()
+        .chain(profile.iter().map(|(f, t)| (f.as_str(), *t)))
+        .collect();
     let mut checked = 0;
     for flavor in FLAVORS {
         for (field, need) in fields_used(&objects(flavor)) {
-            if let Some((_, mapped)) = GOLANG_FIELDS.iter().find(|(f, _)| *f == field) {
+            if let Some((_, mapped)) = typed.iter().find(|(f, _)| *f == field) {
                 assert!(
                     serves(mapped, need),
                     "{field}: the template maps it {mapped}, the panel needs {need:?}"
@@ -336,7 +342,9 @@ fn every_field_a_panel_uses_is_in_the_template_and_docs_with_the_type_the_panel_
                 // An expvar variable: golang.<namespace>.*, mapped by the
                 // template's dynamic templates, numbers as double.
                 assert!(
-                    field.starts_with("golang.") && !field.starts_with("golang.heap."),
+                    field.starts_with("golang.")
+                        && !field.starts_with("golang.heap.")
+                        && !field.starts_with("golang.profile."),
                     "{field} has no type in the template"
                 );
                 assert_eq!(need, Need::Number, "{field}");

@@ -77,6 +77,18 @@ pub struct HeapSite {
     pub stack: Vec<String>,
 }
 
+/// The site that grew most in one profile, as flat fields (Kibana tables
+/// and terms aggregations cannot pair the fields of an array's objects).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TopSite {
+    /// `function file:line` with the short file.
+    pub site: String,
+    /// Its growth over the window.
+    pub growth: Amount,
+    /// Its part of the growth of all growing sites.
+    pub share: Share,
+}
+
 /// `golang.profile.heap`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HeapProfile {
@@ -98,6 +110,27 @@ pub struct HeapProfile {
     pub sites: Vec<HeapSite>,
     /// Sites by growth of in-use objects (by in-use objects for the first profile).
     pub object_sites: Vec<HeapSite>,
+    /// The first of `sites` when they are ranked by growth (absent for the
+    /// first profile and when nothing grew).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top: Option<TopSite>,
+}
+
+impl HeapProfile {
+    /// Fills [`HeapProfile::top`] from the first site, when sites are ranked by growth.
+    fn with_top(mut self) -> HeapProfile {
+        self.top = match self.basis {
+            Basis::Previous | Basis::Delta => self.sites.first().and_then(|s| {
+                Some(TopSite {
+                    site: s.stack.first()?.clone(),
+                    growth: s.growth?,
+                    share: s.share,
+                })
+            }),
+            Basis::First | Basis::Unchanged => None,
+        };
+        self
+    }
 }
 
 /// One stack of `golang.profile.goroutines.top` / `.growing`.
@@ -210,7 +243,9 @@ impl ProfileState {
                 }),
                 sites: heap_sites(&samples, 0, top, |v| (None, Some(amount(v, 0)))),
                 object_sites: heap_sites(&samples, 1, top, |v| (None, Some(amount(v, 0)))),
-            });
+                top: None,
+            }
+            .with_top());
         }
         let inuse = Some(Amount {
             bytes: profile.total(columns[0]),
@@ -218,11 +253,9 @@ impl ProfileState {
         });
         // Allocations since the start only grow: fewer means a new process,
         // whose profile is compared with nothing.
-        if self
-            .heap
-            .as_ref()
-            .is_some_and(|base| profile.total(columns[2]) < base.totals.get(2).copied().unwrap_or(0))
-        {
+        if self.heap.as_ref().is_some_and(|base| {
+            profile.total(columns[2]) < base.totals.get(2).copied().unwrap_or(0)
+        }) {
             self.heap = None;
             self.heap_at = None;
         }
@@ -248,6 +281,7 @@ impl ProfileState {
                     allocated: zero,
                     sites: Vec::new(),
                     object_sites: Vec::new(),
+                    top: None,
                 });
             }
         }
@@ -267,6 +301,7 @@ impl ProfileState {
                     allocated: None,
                     sites: heap_sites(&samples, 0, top, now),
                     object_sites: heap_sites(&samples, 1, top, now),
+                    top: None,
                 }
             }
             Some(base) => {
@@ -286,7 +321,9 @@ impl ProfileState {
                     }),
                     sites: heap_sites(&d.samples, 4, top, both),
                     object_sites: heap_sites(&d.samples, 5, top, both),
+                    top: None,
                 }
+                .with_top()
             }
         })
     }

@@ -140,6 +140,10 @@ fn two_recorded_heap_profiles_give_the_growth_in_between() {
     let grown = top.growth.unwrap().bytes;
     assert_eq!(grown / 1024, 10348, "{grown}");
     assert!(top.share.pct > 0.9, "{}", top.share.pct);
+    let flat = second.top.as_ref().unwrap();
+    assert_eq!(flat.site, "main.main.func1.1 leaking/main.go:30");
+    assert_eq!(flat.growth, top.growth.unwrap());
+    assert!(first.top.is_none(), "the first profile has no growth");
     let growth = second.growth.unwrap();
     assert_eq!(
         growth.bytes,
@@ -171,7 +175,9 @@ fn two_recorded_heap_profiles_give_the_growth_in_between() {
 
     // A restarted program (fewer allocations since its start than before)
     // is compared with nothing.
-    let restarted = fresh.heap(&older, t0 + Duration::from_secs(60), 20).unwrap();
+    let restarted = fresh
+        .heap(&older, t0 + Duration::from_secs(60), 20)
+        .unwrap();
     assert_eq!(restarted.basis, Basis::First);
     assert!(restarted.growth.is_none());
 }
