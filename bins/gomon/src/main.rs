@@ -7,6 +7,7 @@
 
 mod analyze;
 mod demo;
+mod explain;
 mod view;
 
 use std::io::Write;
@@ -94,6 +95,16 @@ enum Command {
     ///   gomon analyze --data DIR --compare-by expvar:app.version --json
     #[command(verbatim_doc_comment)]
     Analyze(analyze::Request),
+    /// Say where a Go program's heap grows now: two heap and goroutine
+    /// profiles (net/http/pprof) a window apart, printed like
+    /// `go tool pprof -top -base`, with the sites that grew, the goroutines
+    /// that piled up, and the verdict of the stored history.
+    ///
+    /// Examples:
+    ///   gomon explain localhost:6060
+    ///   gomon explain http://10.0.0.7:8080 --window 2m --data /var/lib/gomon
+    #[command(verbatim_doc_comment)]
+    Explain(explain::Request),
     /// Install the index template on the configured Elasticsearch/OpenSearch
     /// (idempotent; a newer or foreign template is kept unless --overwrite),
     /// or with --dashboards the dashboards into Kibana 8.6+/9.x or OpenSearch
@@ -243,6 +254,7 @@ fn main() -> ExitCode {
             } => run(config.as_deref(), data, duration, view).await,
             Command::Once { target, namespace } => once(&target, namespace.as_deref()).await,
             Command::Analyze(request) => analyze::run(request).await,
+            Command::Explain(request) => explain::run(request).await,
             Command::View(request) => view::run(request, shutdown_signal()).await,
             Command::Setup {
                 config,

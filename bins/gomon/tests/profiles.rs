@@ -181,3 +181,63 @@ fn profiles_say_where_from_the_store_elasticsearch_and_opensearch() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn explain_names_the_leaking_line_and_the_piling_goroutines_and_what_to_import() {
+    let leaking = GoApp::start(AppKind::Leaking, &["-leak-bytes", "262144"]);
+    let piling = GoApp::start(AppKind::GoroutineLeak, &[]);
+    let bare = GoApp::start(AppKind::Steady, &["-pprof=false"]);
+    let explain = |addr: &str| {
+        gomon()
+            .args(["explain", addr, "--window", "3s", "--gc", "--data"])
+            .arg(temp_dir("explain-empty"))
+            .output()
+            .unwrap()
+    };
+
+    let out = explain(leaking.addr());
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let header = stdout
+        .lines()
+        .position(|l| l.starts_with("Where the heap grew"))
+        .unwrap();
+    let first_site = stdout.lines().nth(header + 1).unwrap();
+    assert!(
+        first_site.ends_with("main.main.func1.1 leaking/main.go:30"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("flat%"), "the pprof table: {stdout}");
+    assert!(
+        stdout.contains("Verdict of the stored history: none"),
+        "{stdout}"
+    );
+
+    let out = explain(piling.addr());
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let goroutines = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Goroutines:"))
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        goroutines.contains("main.awaitReply goroutineleak/main.go:24"),
+        "{stdout}"
+    );
+    let grew: i64 = goroutines
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(grew >= 20, "{goroutines}");
+
+    let out = explain(bare.addr());
+    let (_, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("404") && stderr.contains("import _ \"net/http/pprof\""),
+        "{stderr}"
+    );
+}

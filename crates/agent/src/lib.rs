@@ -36,6 +36,7 @@ pub mod config;
 pub mod control;
 pub mod demo;
 pub mod document;
+pub mod explain;
 pub mod history;
 pub mod import;
 pub mod output;

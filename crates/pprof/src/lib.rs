@@ -39,7 +39,8 @@ use std::sync::Arc;
 use prost::Message;
 
 pub use sites::{
-    FunctionRow, SHORT_STACK, Site, is_profiler, site_index, top_functions, top_sites,
+    FunctionRow, SHORT_STACK, Site, format_value, is_profiler, site_index, top_functions,
+    top_sites, top_table,
 };
 
 /// How much of a profile [`parse`] accepts.

@@ -152,3 +152,53 @@ pub fn top_functions(samples: &[Sample], column: usize) -> (Vec<FunctionRow>, i6
     });
     (rows, total)
 }
+
+/// A value as `go tool pprof` prints it: bytes scaled to `B`, `kB`, `MB`
+/// or `GB` (1024-based, at most two decimals, trailing zeros dropped);
+/// any other unit as a plain number.
+pub fn format_value(value: i64, unit: &str) -> String {
+    if unit != "bytes" {
+        return value.to_string();
+    }
+    let magnitude = value.unsigned_abs() as f64;
+    let (scaled, suffix) = [(1u64 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "kB")]
+        .iter()
+        .find(|(size, _)| magnitude >= *size as f64)
+        .map_or((magnitude, "B"), |(size, suffix)| {
+            (magnitude / *size as f64, *suffix)
+        });
+    let text = format!("{scaled:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    let sign = if value < 0 { "-" } else { "" };
+    format!("{sign}{text}{suffix}")
+}
+
+/// `go tool pprof -top`'s table of `rows` (at most `n`) over `total`:
+/// flat, flat %, running sum %, cum, cum %, function.
+pub fn top_table(rows: &[FunctionRow], total: i64, unit: &str, n: usize) -> String {
+    let pct = |v: i64| {
+        if total == 0 {
+            0.0
+        } else {
+            v as f64 * 100.0 / total as f64
+        }
+    };
+    let mut out = format!(
+        "{:>11} {:>7} {:>7} {:>11} {:>7}\n",
+        "flat", "flat%", "sum%", "cum", "cum%"
+    );
+    let mut sum = 0i64;
+    for row in rows.iter().take(n) {
+        sum = sum.saturating_add(row.flat);
+        out.push_str(&format!(
+            "{:>11} {:>6.2}% {:>6.2}% {:>11} {:>6.2}%  {}\n",
+            format_value(row.flat, unit),
+            pct(row.flat),
+            pct(sum),
+            format_value(row.cum, unit),
+            pct(row.cum),
+            row.function
+        ));
+    }
+    out
+}

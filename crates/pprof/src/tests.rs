@@ -286,6 +286,41 @@ fn top_functions_has_pprof_flat_and_cum() {
 }
 
 #[test]
+fn the_top_table_reads_like_go_tool_pprof() {
+    assert_eq!(format_value(10_596_996, "bytes"), "10.11MB");
+    assert_eq!(format_value(525_312, "bytes"), "513kB");
+    assert_eq!(format_value(-2048, "bytes"), "-2kB");
+    assert_eq!(format_value(900, "bytes"), "900B");
+    assert_eq!(format_value(3 << 30, "bytes"), "3GB");
+    assert_eq!(format_value(600, "count"), "600");
+    let older = recorded("leaking-heap-1.pb.gz");
+    let newer = recorded("leaking-heap-2.pb.gz");
+    let columns = newer.require(&["inuse_space"]).unwrap();
+    let d = delta(&newer, &columns, &Baseline::of(&older, &columns));
+    let (rows, total) = top_functions(&d.samples, 1);
+    let table = top_table(&rows, total, "bytes", 3);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["flat", "flat%", "sum%", "cum", "cum%"]
+    );
+    // `go tool pprof -top -sample_index=inuse_space -base 1 2` on the same pair:
+    // 10348.66kB 95.25% 95.25% 10348.66kB 95.25%  main.main.func1.1
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "10.11MB",
+            "95.25%",
+            "95.25%",
+            "10.11MB",
+            "95.25%",
+            "main.main.func1.1"
+        ]
+    );
+}
+
+#[test]
 fn inlined_frames_are_expanded_innermost_first() {
     let mut message = made(&["inuse_space"], &[(&["main.outer"], &[7])]);
     message.function.push(proto::Function {
