@@ -123,20 +123,44 @@ impl ProfileTask {
             client.fetch_bytes_within(&s.heap, "application/octet-stream", s.heap_timeout),
             client.fetch_bytes_within(&s.goroutine, "application/octet-stream", s.timeout),
         );
-        let limits = Limits::default();
         let at = Instant::now();
         let top = s.top;
-        let heap = match heap {
-            Ok(body) => parse_heap(&body.bytes, &limits)
-                .and_then(|p| self.state.heap(&p, at, top))
-                .map_err(|e| Failure::Other(format!("{}: heap profile: {e}", s.heap))),
-            Err(e) => Err(failure(e)),
-        };
-        let goroutines = match goroutines {
-            Ok(body) => parse_goroutines(&body.bytes, &limits)
-                .and_then(|p| self.state.goroutines(&p, at, top))
-                .map_err(|e| Failure::Other(format!("{}: goroutine profile: {e}", s.goroutine))),
-            Err(e) => Err(failure(e)),
+        let (heap_url, goroutine_url) = (s.heap.to_string(), s.goroutine.to_string());
+        // Parsing a large profile takes milliseconds (docs/performance.md):
+        // off the async workers, so that no other target's fetch waits.
+        let mut state = std::mem::take(&mut self.state);
+        let parsed = tokio::task::spawn_blocking(move || {
+            let limits = Limits::default();
+            let heap = match heap {
+                Ok(body) => parse_heap(&body.bytes, &limits)
+                    .and_then(|p| state.heap(&p, at, top))
+                    .map_err(|e| Failure::Other(format!("{heap_url}: heap profile: {e}"))),
+                Err(e) => Err(failure(e)),
+            };
+            let goroutines = match goroutines {
+                Ok(body) => parse_goroutines(&body.bytes, &limits)
+                    .and_then(|p| state.goroutines(&p, at, top))
+                    .map_err(|e| {
+                        Failure::Other(format!("{goroutine_url}: goroutine profile: {e}"))
+                    }),
+                Err(e) => Err(failure(e)),
+            };
+            (state, heap, goroutines)
+        })
+        .await;
+        let (heap, goroutines) = match parsed {
+            Ok((state, heap, goroutines)) => {
+                self.state = state;
+                (heap, goroutines)
+            }
+            // The parser panicked (a bug): the state starts over, the target goes on.
+            Err(e) => {
+                let message = format!("{}: reading the profiles failed: {e}", self.address);
+                (
+                    Err(Failure::Other(message.clone())),
+                    Err(Failure::Other(message)),
+                )
+            }
         };
         let mut errors = Vec::new();
         let mut missing = Vec::new();

@@ -28,6 +28,7 @@
 mod proto;
 pub mod report;
 mod sites;
+pub mod synthetic;
 pub mod text;
 
 use std::collections::HashMap;
@@ -148,8 +149,11 @@ impl fmt::Display for Frame {
 /// A stack and its values, one per [`Profile::sample_types`] entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sample {
-    /// Frames, leaf first (inlined calls expanded).
-    pub stack: Vec<Frame>,
+    /// Frames, leaf first (inlined calls expanded); shared, so that the
+    /// samples of a [`delta`] cost no copy of their stacks.
+    pub stack: Arc<[Frame]>,
+    /// [`stack_key`] of `stack`, computed once when the profile is read.
+    pub key: u64,
     /// One value per sample type.
     pub values: Vec<i64>,
 }
@@ -283,7 +287,10 @@ fn resolve(message: proto::Profile, limits: &Limits) -> Result<Profile, ProfileE
         let what = || format!("function {}", f.id);
         functions.insert(f.id, (string(f.name, &what)?, string(f.filename, &what)?));
     }
-    let mut locations: HashMap<u64, Vec<Frame>> = HashMap::with_capacity(message.location.len());
+    // Each location's frames and their hashes, once: a sample's key is then
+    // a fold of a few integers, not a hash of every frame's text.
+    let mut locations: HashMap<u64, (Vec<Frame>, Vec<u64>)> =
+        HashMap::with_capacity(message.location.len());
     for l in &message.location {
         let frames = if l.line.is_empty() {
             // Not symbolized: the address is all there is.
@@ -310,7 +317,8 @@ fn resolve(message: proto::Profile, limits: &Limits) -> Result<Profile, ProfileE
                 })
                 .collect::<Result<Vec<_>, ProfileError>>()?
         };
-        locations.insert(l.id, frames);
+        let hashes = frames.iter().map(frame_hash).collect();
+        locations.insert(l.id, (frames, hashes));
     }
     let columns = sample_types.len();
     let samples = message
@@ -325,20 +333,23 @@ fn resolve(message: proto::Profile, limits: &Limits) -> Result<Profile, ProfileE
                 )));
             }
             let mut stack = Vec::new();
+            let mut key = STACK_SEED;
             for id in &s.location_id {
-                let frames = locations.get(id).ok_or_else(|| {
+                let (frames, hashes) = locations.get(id).ok_or_else(|| {
                     ProfileError::Invalid(format!(
                         "sample {i}: location {id} is not in the profile"
                     ))
                 })?;
                 let room = limits.max_frames.saturating_sub(stack.len());
                 stack.extend(frames.iter().take(room).cloned());
+                key = hashes.iter().take(room).fold(key, |k, h| combine(k, *h));
                 if room <= frames.len() {
                     break;
                 }
             }
             Ok(Sample {
-                stack,
+                stack: stack.into(),
+                key,
                 values: s.value.clone(),
             })
         })
@@ -351,13 +362,27 @@ fn resolve(message: proto::Profile, limits: &Limits) -> Result<Profile, ProfileE
     })
 }
 
-/// A key for a stack: the same frames give the same key within a run of
-/// gomon (std's `DefaultHasher::new()` has fixed keys), which is all a
-/// [`Baseline`] kept in memory needs.
-pub fn stack_key(stack: &[Frame]) -> u64 {
+const STACK_SEED: u64 = 0x243f_6a88_85a3_08d3;
+
+/// One frame's hash (std's `DefaultHasher::new()` has fixed keys: the same
+/// frame gives the same hash within a run of gomon).
+fn frame_hash(frame: &Frame) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    stack.hash(&mut hasher);
+    frame.hash(&mut hasher);
     hasher.finish()
+}
+
+fn combine(key: u64, frame: u64) -> u64 {
+    (key.rotate_left(5) ^ frame).wrapping_mul(0x517c_c1b7_2722_0a95)
+}
+
+/// A key for a stack: the same frames give the same key within a run of
+/// gomon, which is all a [`Baseline`] kept in memory needs. [`parse`]
+/// computes it once per sample ([`Sample::key`]).
+pub fn stack_key(stack: &[Frame]) -> u64 {
+    stack
+        .iter()
+        .fold(STACK_SEED, |k, f| combine(k, frame_hash(f)))
 }
 
 /// What one profile held, per stack, for the columns that are compared:
@@ -377,7 +402,7 @@ impl Baseline {
         let mut values: HashMap<u64, Vec<i64>> = HashMap::with_capacity(profile.samples.len());
         for sample in &profile.samples {
             let entry = values
-                .entry(stack_key(&sample.stack))
+                .entry(sample.key)
                 .or_insert_with(|| vec![0; columns.len()]);
             for (slot, &c) in entry.iter_mut().zip(columns) {
                 *slot = slot.saturating_add(sample.values.get(c).copied().unwrap_or(0));
@@ -421,7 +446,7 @@ pub fn delta(profile: &Profile, columns: &[usize], base: &Baseline) -> Delta {
     let mut seen: HashMap<u64, usize> = HashMap::with_capacity(profile.samples.len());
     let mut samples: Vec<Sample> = Vec::with_capacity(profile.samples.len());
     for sample in &profile.samples {
-        let key = stack_key(&sample.stack);
+        let key = sample.key;
         let now = columns
             .iter()
             .map(|&c| sample.values.get(c).copied().unwrap_or(0));
@@ -435,6 +460,7 @@ pub fn delta(profile: &Profile, columns: &[usize], base: &Baseline) -> Delta {
             }
             samples.push(Sample {
                 stack: sample.stack.clone(),
+                key,
                 values,
             });
             samples.len() - 1
@@ -466,6 +492,7 @@ pub fn select(profile: &Profile, columns: &[usize]) -> Vec<Sample> {
         .iter()
         .map(|s| Sample {
             stack: s.stack.clone(),
+            key: s.key,
             values: columns
                 .iter()
                 .map(|&c| s.values.get(c).copied().unwrap_or(0))

@@ -125,7 +125,7 @@ pub fn top_functions(samples: &[Sample], column: usize) -> (Vec<FunctionRow>, i6
             row.0 = row.0.saturating_add(value);
         }
         let mut counted: Vec<&Arc<str>> = Vec::with_capacity(sample.stack.len());
-        for frame in &sample.stack {
+        for frame in sample.stack.iter() {
             if counted.contains(&&frame.function) {
                 continue; // recursion counts once per stack
             }

@@ -37,7 +37,7 @@ pub fn parse_goroutines(body: &[u8], limits: &Limits) -> Result<Profile, Profile
             ));
         }
     }
-    let mut samples: Vec<Sample> = Vec::new();
+    let mut samples: Vec<(i64, Vec<Frame>)> = Vec::new();
     for (n, line) in lines {
         if let Some((count, _)) = line.split_once(" @ ") {
             let count: i64 = count.trim().parse().map_err(|_| {
@@ -52,10 +52,7 @@ pub fn parse_goroutines(body: &[u8], limits: &Limits) -> Result<Profile, Profile
                     limit: limits.max_samples,
                 });
             }
-            samples.push(Sample {
-                stack: Vec::new(),
-                values: vec![count],
-            });
+            samples.push((count, Vec::new()));
         } else if let Some(frame) = line.strip_prefix("#\t") {
             // `#\t0xADDR\tfunction+0xOFF\tfile:line`; `# labels: ...` is skipped.
             let mut parts = frame.split('\t');
@@ -68,14 +65,14 @@ pub fn parse_goroutines(body: &[u8], limits: &Limits) -> Result<Profile, Profile
                 .rsplit_once("+0x")
                 .map_or(function, |(name, _)| name);
             let (file, number) = place.trim().rsplit_once(':').unwrap_or((place.trim(), "0"));
-            let Some(sample) = samples.last_mut() else {
+            let Some((_, stack)) = samples.last_mut() else {
                 return Err(ProfileError::Proto(format!(
                     "line {}: a frame before any \"N @\" line",
                     n + 1
                 )));
             };
-            if sample.stack.len() < limits.max_frames {
-                sample.stack.push(Frame {
+            if stack.len() < limits.max_frames {
+                stack.push(Frame {
                     function: Arc::from(function),
                     file: Arc::from(file),
                     line: number.parse().unwrap_or(0),
@@ -83,6 +80,14 @@ pub fn parse_goroutines(body: &[u8], limits: &Limits) -> Result<Profile, Profile
             }
         }
     }
+    let samples = samples
+        .into_iter()
+        .map(|(count, stack)| Sample {
+            key: crate::stack_key(&stack),
+            stack: stack.into(),
+            values: vec![count],
+        })
+        .collect();
     Ok(Profile {
         sample_types: vec![SampleType {
             name: "goroutine".to_owned(),
