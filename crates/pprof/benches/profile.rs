@@ -39,7 +39,7 @@ fn bench(c: &mut Criterion) {
         let mut state = ProfileState::new();
         let first = parse(older, &limits).unwrap();
         state.heap(&first, Instant::now(), 20).unwrap();
-        println!(
+        eprintln!(
             "{name}: {} bytes gzip'd, {} stacks remembered between profiles",
             newer.len(),
             state.remembered()
