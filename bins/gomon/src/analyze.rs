@@ -9,7 +9,7 @@ use gomon_agent::history::{
 };
 use gomon_analyze::{
     Analysis, Comparison, DEFAULT_MIN_SPAN_SECS, Thresholds, Verdict, analyze_with_profiles,
-    compare, expvar_labels, label_of, lifetimes, table, target_label,
+    compare_with, expvar_labels, label_of, lifetimes, table, target_label,
 };
 use serde_json::{Value, json};
 
@@ -251,16 +251,18 @@ pub(crate) async fn run(request: Request) -> Result<(), String> {
         .map(|by| {
             if let Some(variable) = by.strip_prefix("expvar:") {
                 let labels = expvar_labels(&docs, variable);
-                compare(
+                compare_with(
                     &lives,
                     |l| label_of(l, &labels),
                     request.baseline.as_deref(),
+                    &thresholds,
                 )
             } else {
-                compare(
+                compare_with(
                     &lives,
                     |l| Some(l.cmdline.clone()),
                     request.baseline.as_deref(),
+                    &thresholds,
                 )
             }
         })

@@ -186,11 +186,24 @@ fn relative(new: Option<f64>, base: Option<f64>) -> Option<f64> {
 /// Compares groups of lifetimes labelled by `label` (lifetimes without a
 /// label are left out). `baseline` picks the reference group; default: the
 /// group whose first sample is oldest. A `baseline` that no group has is an
-/// error that lists the groups present.
+/// error that lists the groups present. The growth measure calls leaks with
+/// the default [`Thresholds`] ([`compare_with`] takes others).
 pub fn compare(
     lifetimes: &[Lifetime],
     label: impl Fn(&Lifetime) -> Option<String>,
     baseline: Option<&str>,
+) -> Result<Comparison, CompareError> {
+    compare_with(lifetimes, label, baseline, &Thresholds::default())
+}
+
+/// [`compare`] with the thresholds the verdicts use (`gomon analyze`'s
+/// `--min-span`, `--gc-cpu-percent`, ...), so that the growth measure of a
+/// comparison calls a leak exactly where the verdict table does.
+pub fn compare_with(
+    lifetimes: &[Lifetime],
+    label: impl Fn(&Lifetime) -> Option<String>,
+    baseline: Option<&str>,
+    th: &Thresholds,
 ) -> Result<Comparison, CompareError> {
     let mut groups: BTreeMap<String, Vec<&Lifetime>> = BTreeMap::new();
     for l in lifetimes {
@@ -219,11 +232,10 @@ pub fn compare(
         .iter()
         .map(|(label, ls)| summarize(label.clone(), ls))
         .collect();
-    let th = Thresholds::default();
     let measured: Vec<Vec<MeasureChange>> = ordered
         .iter()
         .skip(1)
-        .map(|(_, ls)| changes(&ordered[0].1, ls, &th))
+        .map(|(_, ls)| changes(&ordered[0].1, ls, th))
         .collect();
     let differences = match summaries.first() {
         Some(base) => summaries[1..]

@@ -53,7 +53,8 @@ mod trend;
 mod verdict;
 
 pub use compare::{
-    CompareError, Comparison, Difference, GroupSummary, compare, expvar_labels, label_of,
+    CompareError, Comparison, Difference, GroupSummary, compare, compare_with, expvar_labels,
+    label_of,
 };
 pub use evidence::{Analysis, Evidence};
 pub use profiles::{

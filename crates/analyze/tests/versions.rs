@@ -98,3 +98,35 @@ fn a_small_leak_is_a_worse_growth() {
     );
     assert!(d.regression);
 }
+
+#[test]
+fn the_growth_measure_calls_leaks_with_the_thresholds_the_verdicts_use() {
+    let base = sim::program(|_| 40.0 * MB, 10.0 * MB);
+    let leaky = sim::program(|t| 40.0 * MB + t * 40.0 * MB / 3600.0, 10.0 * MB);
+    let mut docs = version("1.0", &base, 1);
+    docs.extend(version("1.2", &leaky, 2));
+    let lives = lifetimes(&docs);
+    let by_cmdline = |l: &gomon_analyze::Lifetime| Some(l.cmdline.clone());
+    // Half-hour processes cannot be judged with a two-hour minimum span: no
+    // lifetime is called a leak, so the growth cannot be worse.
+    let strict = gomon_analyze::Thresholds {
+        min_span_secs: 7200.0,
+        ..Default::default()
+    };
+    let c = gomon_analyze::compare_with(&lives, by_cmdline, Some("./app -version 1.0"), &strict)
+        .unwrap();
+    assert_ne!(
+        change(&c, "growth"),
+        Change::Worse,
+        "{:#?}",
+        c.differences[0].changes
+    );
+    let c = gomon_analyze::compare_with(
+        &lives,
+        by_cmdline,
+        Some("./app -version 1.0"),
+        &gomon_analyze::Thresholds::default(),
+    )
+    .unwrap();
+    assert_eq!(change(&c, "growth"), Change::Worse);
+}
