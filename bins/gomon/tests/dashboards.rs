@@ -449,14 +449,17 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
     for engine in engines() {
         let dir = temp_dir(&format!("dash-real-{}", engine.kind));
         let index = unique("dash");
-        let leaking = GoApp::start(AppKind::Leaking, &["-addr", &leaking_addr]);
+        let leaking = GoApp::start(
+            AppKind::Leaking,
+            &["-addr", &leaking_addr, "-leak-bytes", "524288"],
+        );
         let hosts = [
             format!("\"{}\"", gc_heavy.addr()),
             format!("\"{leaking_addr}\""),
         ];
         let config = dir.join("gomon.yml");
         std::fs::write(&config, format!(
-            "metricbeat.modules:\n- module: golang\n  metricsets: [\"heap\", \"expvar\"]\n  period: 500ms\n  hosts: [{}]\n  expvar:\n    namespace: \"example\"\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\nhttp:\n  port: 0\n",
+            "metricbeat.modules:\n- module: golang\n  metricsets: [\"heap\", \"expvar\", \"profile\"]\n  period: 500ms\n  profile.period: 1s\n  hosts: [{}]\n  expvar:\n    namespace: \"example\"\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\nhttp:\n  port: 0\n",
             hosts.join(", "), engine.url)).unwrap();
         let running = gomon()
             .args(["run", "--duration", "6s", "--data"])
@@ -469,7 +472,10 @@ fn every_field_a_panel_uses_has_values_in_real_documents_on_elasticsearch_and_op
             .unwrap();
         std::thread::sleep(Duration::from_millis(2500));
         drop(leaking);
-        let restarted = GoApp::start(AppKind::Leaking, &["-addr", &leaking_addr]);
+        let restarted = GoApp::start(
+            AppKind::Leaking,
+            &["-addr", &leaking_addr, "-leak-bytes", "524288"],
+        );
         let output = running.wait_with_output().unwrap();
         drop(restarted);
         assert!(
