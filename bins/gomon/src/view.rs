@@ -1,19 +1,21 @@
-//! `gomon view` and `gomon run --view`: the web view of the embedded store.
+//! `gomon view` and `gomon run --view`: the web view of the embedded store,
+//! or of the Elasticsearch/OpenSearch output when the configuration has one.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use gomon_agent::config::Config;
 use gomon_store::{Reader, StoreError};
+use gomon_view::Source;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// What `gomon view` was asked (its command-line arguments).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Request {
-    /// Configuration file of the agent whose store is shown.
+    /// Configuration file of the agent whose data is shown (its embedded
+    /// store, or its Elasticsearch/OpenSearch output).
     #[arg(short, long)]
     config: Option<PathBuf>,
     /// Data folder holding the store (the same --data as `gomon run`).
@@ -27,7 +29,8 @@ pub(crate) struct Request {
 /// `gomon run`'s view options.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunView {
-    /// Also serve the web view of the store the agent writes.
+    /// Also serve the web view of what the agent writes (the store, or the
+    /// Elasticsearch/OpenSearch output).
     #[arg(long)]
     view: bool,
     /// Address of the web view (with --view).
@@ -35,36 +38,47 @@ pub(crate) struct RunView {
     listen: SocketAddr,
 }
 
-/// The store file `gomon view` reads: the config's `output.store`, else
-/// `gomon.db` in the data folder, as `gomon run` writes it.
-fn store_path(config: Option<&Path>, data: Option<PathBuf>) -> Result<PathBuf, String> {
+/// The source `config`'s output names: the cluster of
+/// `output.elasticsearch`, built with its credentials and TLS settings.
+fn cluster_source(config: &Config) -> Result<Option<Source>, String> {
+    let Some(es) = config.output.elasticsearch.as_ref() else {
+        return Ok(None);
+    };
+    let (cluster, index) = gomon_agent::output::control_plane(es, &gomon_agent::default_data_dir())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Source::cluster(cluster, &index)))
+}
+
+/// What `gomon view` reads: the config's Elasticsearch/OpenSearch output,
+/// else its `output.store`, else `gomon.db` in the data folder, as `gomon
+/// run` writes it.
+fn source_of(config: Option<&Path>, data: Option<PathBuf>) -> Result<Source, String> {
     let config = match config {
         Some(path) => {
             let config = Config::load(path).map_err(|e| e.to_string())?;
-            if config.output.elasticsearch.is_some() {
-                return Err(format!(
-                    "{}: the output is Elasticsearch; gomon view reads the embedded store (use Kibana or OpenSearch Dashboards on that server)",
-                    path.display()
-                ));
+            if let Some(source) = cluster_source(&config)? {
+                return Ok(source);
             }
             Some(config)
         }
         None => None,
     };
     let data = data.unwrap_or_else(gomon_agent::default_data_dir);
-    Ok(gomon_agent::import::store_file(config.as_ref(), &data))
+    let path = gomon_agent::import::store_file(config.as_ref(), &data);
+    let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+    Ok(Source::store(reader))
 }
 
 async fn start(
     listen: SocketAddr,
-    reader: Reader,
+    source: Source,
     stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<Result<(), gomon_view::ViewError>>, String> {
-    let store = reader.path().display().to_string();
-    let (addr, server) = gomon_view::serve(listen, Arc::new(reader), stop)
+    let from = source.describe();
+    let (addr, server) = gomon_view::serve(listen, source, stop)
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("gomon: view on http://{addr}/ (store {store})");
+    eprintln!("gomon: view on http://{addr}/ ({from})");
     Ok(server)
 }
 
@@ -73,10 +87,9 @@ pub(crate) async fn run(
     request: Request,
     until: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    let path = store_path(request.config.as_deref(), request.data)?;
-    let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+    let source = source_of(request.config.as_deref(), request.data)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut server = start(request.listen, reader, stop_rx).await?;
+    let mut server = start(request.listen, source, stop_rx).await?;
     tokio::select! {
         _ = until => {}
         ended = &mut server => return ended.map_err(|e| e.to_string())?.map_err(|e| e.to_string()),
@@ -88,9 +101,10 @@ pub(crate) async fn run(
         .map_err(|e| e.to_string())
 }
 
-/// `gomon run --view`: serves the store the agent writes (`config`'s
-/// `output.store`, or the one in `data`) until `stop`. The agent creates the
-/// store as it starts; it is waited for a few seconds.
+/// `gomon run --view`: serves what the agent writes (`config`'s
+/// Elasticsearch/OpenSearch output, its `output.store`, or the store in
+/// `data`) until `stop`. The agent creates the store as it starts; it is
+/// waited for a few seconds.
 pub(crate) async fn beside_agent(
     options: &RunView,
     config: &Config,
@@ -100,10 +114,13 @@ pub(crate) async fn beside_agent(
     if !options.view {
         return Ok(None);
     }
+    if let Some(source) = cluster_source(config).map_err(|e| format!("--view: {e}"))? {
+        return start(options.listen, source, stop).await.map(Some);
+    }
     let output = &config.output;
-    if output.elasticsearch.is_some() || output.console.is_some() || output.file.is_some() {
+    if output.console.is_some() || output.file.is_some() {
         return Err(
-            "--view shows the embedded store, and this configuration's output is another one (Elasticsearch, console or output.file)"
+            "--view shows the embedded store or Elasticsearch/OpenSearch, and this configuration's output is another one (console or output.file)"
                 .to_owned(),
         );
     }
@@ -118,5 +135,7 @@ pub(crate) async fn beside_agent(
             other => break other.map_err(|e| format!("--view: {e}"))?,
         }
     };
-    start(options.listen, reader, stop).await.map(Some)
+    start(options.listen, Source::store(reader), stop)
+        .await
+        .map(Some)
 }

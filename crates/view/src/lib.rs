@@ -1,30 +1,39 @@
-//! The web view of gomon's embedded store: the charts a person reads to spot
-//! a memory leak or GC pressure in a Go program, served from the binary.
+//! The web view of gomon's data: the charts a person reads to spot a memory
+//! leak or GC pressure in a Go program, served from the binary, from the
+//! embedded store or from the Elasticsearch/OpenSearch cluster the agent
+//! writes to.
 //!
 //! [`serve`] answers on one address with
 //! - the page (`/`): HTML, JavaScript, CSS and the vendored uPlot chart
 //!   library, all embedded in the binary (no CDN; it works offline);
 //! - a JSON API under `/api/` that the page reads: the targets with their
 //!   status and last verdict, heap and expvar series downsampled by the
-//!   store, the expvar fields seen, and the analysis of a time range (the
+//!   source, the expvar fields seen, and the analysis of a time range (the
 //!   verdicts of `gomon-analyze` and the live-heap trend line to draw).
+//!
+//! The data comes from a [`Source`]: the embedded store, or a cluster asked
+//! through aggregations (date histograms, terms, the latest document per
+//! target), never by downloading the documents of a chart. Both give the
+//! same JSON, so the page does not know which it reads.
 //!
 //! The page polls the API while its range ends at "now", so it follows the
 //! agent writing to the same store (from another process, or in the same one
 //! with `gomon run --view`).
 //!
 //! **This crate only reads**: it opens the store through
-//! [`gomon_store::Reader`] and never writes to it. Every query parameter is
-//! checked once, in [`query`], and bad input is a 4xx JSON error that names
-//! the parameter; handlers run the blocking store calls on tokio's blocking
-//! pool, so a slow query never stalls the server.
+//! [`gomon_store::Reader`] and searches the cluster, and never writes to
+//! either. Every query parameter is checked once, in [`query`], and bad
+//! input is a 4xx JSON error that names the parameter; a failing cluster is
+//! a 502 naming the server (without credentials) and the question. Store
+//! calls run on tokio's blocking pool, so a slow query never stalls the
+//! server.
 //!
 //! ```no_run
-//! use std::sync::Arc;
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let reader = gomon_store::Reader::open("gomon.db".as_ref())?;
+//! let source = gomon_view::Source::store(reader);
 //! let (_stop_tx, stop) = tokio::sync::watch::channel(false);
-//! let (addr, server) = gomon_view::serve("127.0.0.1:5067".parse()?, Arc::new(reader), stop).await?;
+//! let (addr, server) = gomon_view::serve("127.0.0.1:5067".parse()?, source, stop).await?;
 //! println!("view on http://{addr}/");
 //! server.await?;
 //! # Ok(()) }
@@ -37,10 +46,11 @@ mod api;
 mod assets;
 pub mod query;
 pub mod series;
+pub mod source;
+
+pub use source::{Source, SourceError};
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -69,7 +79,7 @@ pub enum ViewError {
 /// which ends once the server has stopped.
 pub async fn serve(
     listen: SocketAddr,
-    reader: Arc<gomon_store::Reader>,
+    source: Source,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(SocketAddr, JoinHandle<Result<(), ViewError>>), ViewError> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -85,7 +95,7 @@ pub async fn serve(
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "the view listens beyond loopback: anyone who can reach it sees the charts (it has no authentication)");
     }
-    let app = api::router(api::State::new(reader)).merge(assets::router());
+    let app = api::router(api::State::new(source)).merge(assets::router());
     let task = tokio::spawn(async move {
         let stopped = async move {
             while !*stop.borrow_and_update() {
