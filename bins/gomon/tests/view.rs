@@ -885,3 +885,202 @@ fn the_view_of_elasticsearch_and_opensearch_charts_the_stored_documents_and_the_
         support::delete_index(&engine.url, &index);
     }
 }
+
+/// `curl` over HTTPS trusting `ca`: the status and body (status 0 when no
+/// HTTP answer came, e.g. plain HTTP to the TLS port).
+fn curl(url: &str, ca: &Path, user: Option<&str>) -> (u16, String, String) {
+    let mut command = Command::new("curl");
+    command
+        .args(["-s", "-S", "--max-time", "10", "-D", "-", "--cacert"])
+        .arg(ca)
+        .arg(url);
+    if let Some(user) = user {
+        command.args(["-u", user]);
+    }
+    let output = command.output().expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Beyond loopback the view is refused unless it has TLS and a login (the
+/// message says which keys to set); with `view.ssl.*` and `view.username`
+/// / `view.password` it answers HTTPS only, 401 without or with wrong
+/// credentials and 200 with the right ones; the same through the flags
+/// with a password file; and the password is in nothing gomon prints.
+#[test]
+fn beyond_loopback_the_view_needs_tls_and_a_login_and_never_prints_the_password() {
+    let dir = temp_dir("view-tls");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("a data folder");
+    drop(
+        gomon_store::Store::open(
+            &data.join(gomon_store::DEFAULT_FILE),
+            gomon_store::StoreSettings::default(),
+        )
+        .expect("a store"),
+    );
+    let data_arg = data.display().to_string();
+
+    // Open on every address: refused, naming the keys and the opt-out.
+    let port = free_port();
+    let output = support::gomon()
+        .args([
+            "view",
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ])
+        .output()
+        .expect("run gomon view");
+    let (_, stderr) = support::text(&output);
+    assert!(!output.status.success(), "{stderr}");
+    for needed in [
+        "0.0.0.0",
+        "view.ssl.certificate",
+        "view.ssl.key",
+        "view.username",
+        "view.password",
+        "--insecure-listen",
+    ] {
+        assert!(stderr.contains(needed), "{needed} not in: {stderr}");
+    }
+
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+        .expect("a self-signed certificate");
+    let (cert, key) = (dir.join("view.crt"), dir.join("view.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write the key");
+    let password = "view-tls-secret-0815";
+    let config = dir.join("gomon.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\nview:\n  username: ops\n  password: \"{password}\"\n  ssl:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("write the config");
+    let config_arg = config.display().to_string();
+    let port = free_port();
+    let mut view = Running::start(
+        &[
+            "view",
+            "-c",
+            &config_arg,
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ],
+        &[],
+    );
+    let start = Instant::now();
+    while !view.stderr().contains("view on https://") {
+        assert!(
+            view.exited().is_none() && start.elapsed() < Duration::from_secs(30),
+            "no HTTPS view: {}",
+            view.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("https://127.0.0.1:{port}");
+    let (status, head, body) = curl(&format!("{base}/api/targets"), &cert, None);
+    assert_eq!(status, 401, "{head}{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic"),
+        "{head}"
+    );
+    let (status, _, body) = curl(&format!("{base}/api/targets"), &cert, Some("ops:wrong"));
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = curl(
+        &format!("{base}/"),
+        &cert,
+        Some(&format!("other:{password}")),
+    );
+    assert_eq!(status, 401, "the page too, and the user counts: {body}");
+    let right = format!("ops:{password}");
+    let (status, _, body) = curl(&format!("{base}/api/targets"), &cert, Some(&right));
+    assert_eq!(status, 200, "{body}");
+    let targets: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(targets["targets"].is_array(), "{targets}");
+    let (status, _, body) = curl(&format!("{base}/"), &cert, Some(&right));
+    assert_eq!(status, 200);
+    assert!(body.contains("<html"), "{body}");
+    // Plain HTTP on the TLS port gets no page.
+    let (status, _, _) = curl(
+        &format!("http://127.0.0.1:{port}/api/targets"),
+        &cert,
+        Some(&right),
+    );
+    assert_ne!(status, 200, "plain HTTP was answered");
+    let (status, stderr) = view.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("basic auth"), "{stderr}");
+
+    // The same from the flags, the password from a file.
+    let secret_file = dir.join("view-password");
+    let other_password = "view-flag-secret-4242";
+    std::fs::write(&secret_file, format!("{other_password}\n")).expect("write the password");
+    let port = free_port();
+    let mut view = Running::start(
+        &[
+            "view",
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+            "--certificate",
+            &cert.display().to_string(),
+            "--key",
+            &key.display().to_string(),
+            "--username",
+            "ops",
+            "--password-file",
+            &secret_file.display().to_string(),
+        ],
+        &[],
+    );
+    let start = Instant::now();
+    while !view.stderr().contains("view on https://") {
+        assert!(
+            view.exited().is_none() && start.elapsed() < Duration::from_secs(30),
+            "no HTTPS view: {}",
+            view.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("https://127.0.0.1:{port}");
+    let (status, _, _) = curl(&format!("{base}/api/targets"), &cert, Some(&right));
+    assert_eq!(status, 401, "the file's password, not the config's");
+    let (status, _, body) = curl(
+        &format!("{base}/api/targets"),
+        &cert,
+        Some(&format!("ops:{other_password}")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, flag_stderr) = view.terminate();
+
+    // What `gomon test config` prints of that configuration.
+    let output = support::gomon()
+        .args(["test", "config", "-c", &config_arg])
+        .output()
+        .expect("run gomon test config");
+    let (stdout, test_stderr) = support::text(&output);
+    assert!(output.status.success(), "{test_stderr}");
+    assert!(stdout.contains("view"), "{stdout}");
+    for printed in [&stderr, &flag_stderr, &stdout, &test_stderr] {
+        assert!(
+            !printed.contains(password) && !printed.contains(other_password),
+            "a password was printed: {printed}"
+        );
+    }
+}
