@@ -845,6 +845,34 @@ fn the_view_of_elasticsearch_and_opensearch_charts_the_stored_documents_and_the_
         let (status, body) = get(&format!("{url}api/heap?target=nowhere%3A1"));
         assert_eq!(status, 404, "{body}");
 
+        // An index nothing was written to yet: an empty list, not an error.
+        let empty = temp_dir(&format!("view-cluster-empty-{}", engine.kind));
+        let empty_config = empty.join("gomon.yml");
+        std::fs::write(
+            &empty_config,
+            format!(
+                "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{}\"\n",
+                engine.url,
+                support::unique("gomon-view-never-written")
+            ),
+        )
+        .expect("write the config");
+        let mut nothing = Running::start(
+            &[
+                "view",
+                "-c",
+                &empty_config.display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+            ],
+            &[],
+        );
+        let nothing_url = view_url(&mut nothing);
+        let (status, body) = get(&format!("{nothing_url}api/targets"));
+        assert_eq!(status, 200, "{}: {body}", engine.kind);
+        assert_eq!(body["targets"], serde_json::json!([]), "{body}");
+        drop(nothing);
+
         let mut drawn = None;
         if engine.kind == gomon_testrig::EngineKind::Elasticsearch
             && let Some((chromium, node)) = browser()

@@ -75,7 +75,10 @@ impl ClusterSource {
                 .map_or_else(|| answer.to_string(), str::to_owned);
             return Err(failed(format!("HTTP {status}: {reason}")));
         }
-        if !answer["aggregations"].is_object() {
+        // No index matches the pattern yet (nothing written): no shards
+        // searched and no aggregations, which is an empty answer.
+        let searched = answer["_shards"]["total"].as_u64().unwrap_or(0);
+        if !answer["aggregations"].is_object() && searched > 0 {
             return Err(failed(format!(
                 "an answer without aggregations: {}",
                 truncated(&answer.to_string())
