@@ -29,6 +29,10 @@ use super::SourceError;
 /// many collections in one bucket the program collects faster than it is
 /// charted, and the bucket's lowest HeapAlloc is its live heap.
 const CYCLES_PER_BUCKET: u64 = 16;
+/// Most steps of one series from a cluster, whatever more was asked: with
+/// [`CYCLES_PER_BUCKET`] GC counts under each, 2,000 steps stay within
+/// Elasticsearch's default `search.max_buckets` (65,535).
+pub const MAX_STEPS: usize = 2_000;
 /// Most targets listed (one `terms` aggregation).
 const MAX_TARGETS: u64 = 10_000;
 /// Most expvar namespaces of one target.
@@ -258,10 +262,11 @@ fn buckets(answer: &Value) -> impl Iterator<Item = &Value> {
         .flatten()
 }
 
-/// The width of a step (ms) for at most `points` steps over `range`.
+/// The width of a step (ms) for at most `points` steps over `range` (and
+/// at most [`MAX_STEPS`]).
 fn step_of(range: TimeRange, points: usize) -> i64 {
     let width = range.to_ms.saturating_sub(range.from_ms).max(1);
-    let points = i64::try_from(points.max(1)).unwrap_or(i64::MAX);
+    let points = i64::try_from(points.clamp(1, MAX_STEPS)).unwrap_or(1);
     (width / points + i64::from(width % points > 0)).max(1)
 }
 
@@ -422,6 +427,11 @@ mod tests {
         assert_eq!(step_of(range(0, 1_001), 1_000), 2);
         assert_eq!(step_of(range(5, 5), 10), 1, "an empty range");
         assert_eq!(step_of(range(0, 10), 0), 10, "no points asked: one");
+        assert_eq!(
+            step_of(range(0, 86_400_000), 10_000),
+            43_200,
+            "no more than MAX_STEPS"
+        );
     }
 
     #[test]
