@@ -646,8 +646,9 @@ fn a_cluster_that_cannot_answer_is_a_502_naming_the_server_and_never_the_passwor
     assert!(stderr.contains("index gomon-golang*"), "{stderr}");
 }
 
-/// `gomon run` writes a leaking and a steady Go program into the real
-/// Elasticsearch and OpenSearch; `gomon view -c` on the same configuration
+/// `gomon run --view` writes a leaking and a steady Go program into the real
+/// Elasticsearch and OpenSearch (its own view lists them while it writes);
+/// then `gomon view -c` on the same configuration
 /// serves the same API from the cluster through aggregations: the targets
 /// with their program names, heap series of at most the asked points whose
 /// steps and highest HeapAlloc are those of the documents stored, the
@@ -675,20 +676,33 @@ fn the_view_of_elasticsearch_and_opensearch_charts_the_stored_documents_and_the_
             ),
         )
         .expect("write the config");
-        let run = Running::start(
+        // `gomon run --view` serves the same cluster while it writes.
+        let mut run = Running::start(
             &[
                 "run",
                 "-c",
                 &config.display().to_string(),
                 "--data",
                 &dir.join("data").display().to_string(),
+                "--view",
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
             ],
             &[],
         );
-        runs.push((engine, index, config, run));
+        let beside = view_url(&mut run);
+        runs.push((engine, index, config, run, beside));
     }
     std::thread::sleep(FILL);
-    for (engine, index, config, run) in runs {
+    for (engine, index, config, run, beside) in runs {
+        let (status, listed) = get(&format!("{beside}api/targets"));
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(
+            target_of(&listed, &leaking.vars_url())["status"],
+            "up",
+            "{}: gomon run --view: {listed}",
+            engine.kind
+        );
         let (status, stderr) = run.terminate();
         assert!(status.success(), "{}: gomon run: {stderr}", engine.kind);
         let docs: Vec<Value> = support::search_all(&engine.url, &index)
