@@ -63,10 +63,14 @@ impl ClusterSource {
     }
 
     async fn search(&self, what: impl Fn() -> String, body: Value) -> Result<Value, SourceError> {
+        let server = self.cluster.url();
         let failed = |reason: String| SourceError::Cluster {
-            server: self.cluster.url().to_owned(),
+            server: server.to_owned(),
             what: format!("{what} (search of {})", self.pattern, what = what()),
-            reason,
+            // The transport's errors name the server already.
+            reason: reason
+                .strip_prefix(&format!("{server}: "))
+                .map_or_else(|| reason.clone(), str::to_owned),
         };
         let (status, answer) = self
             .cluster
