@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::query::{ApiError, Params};
 use crate::series::{analyse, documents_from_series, is_counter, per_second, program_name, status};
 use crate::source::{Source, SourceError};
+
 /// How far back the target list's verdict looks from a target's last
 /// document, and in how many steps.
 const VERDICT_SPAN_MS: i64 = 30 * 60_000;
@@ -90,7 +91,7 @@ impl From<SourceError> for ApiError {
     }
 }
 
-/// The `target` parameter, which must be a target the store knows.
+/// The `target` parameter, which must be a target the source knows.
 async fn known_target(state: &State, params: &Params) -> Result<String, ApiError> {
     let target = params.required("target")?.to_owned();
     let targets = state.source.targets().await?;
@@ -100,7 +101,7 @@ async fn known_target(state: &State, params: &Params) -> Result<String, ApiError
         Err(ApiError::not_found(
             "target",
             format!(
-                "no data for target {target:?} in the {}  (GET /api/targets lists the {} it has)",
+                "no data for target {target:?} in the {} (GET /api/targets lists the {} it has)",
                 state.source.kind(),
                 targets.len()
             ),
