@@ -137,12 +137,17 @@ enum Command {
     /// Check a configuration, or reach the configured output.
     #[command(subcommand)]
     Test(TestCommand),
-    /// Serve the web view of the embedded store: heap, GC and expvar charts
-    /// with the leak verdicts, on http://127.0.0.1:5067/ by default.
+    /// Serve the web view of the embedded store, or of the Elasticsearch/
+    /// OpenSearch output of -c FILE: heap, GC and expvar charts with the leak
+    /// verdicts, on http://127.0.0.1:5067/ by default. Beyond loopback it
+    /// needs TLS and a login (view.ssl.*, view.username/password, or flags).
     ///
     /// Examples:
     ///   gomon view
     ///   gomon view --data DIR --listen 127.0.0.1:8080
+    ///   gomon view -c gomon.yml                 (its store or its Elasticsearch)
+    ///   gomon view --listen 0.0.0.0:5067 --certificate view.crt --key view.key \
+    ///     --username ops --password-file view-password
     #[command(verbatim_doc_comment)]
     View(view::Request),
     /// Load NDJSON files (output.file, the file store of earlier versions,

@@ -1,70 +1,155 @@
-//! `gomon view` and `gomon run --view`: the web view of the embedded store.
+//! `gomon view` and `gomon run --view`: the web view of the embedded store,
+//! or of the Elasticsearch/OpenSearch output when the configuration has one.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use gomon_agent::config::Config;
 use gomon_store::{Reader, StoreError};
+use gomon_view::Source;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// What `gomon view` was asked (its command-line arguments).
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Request {
-    /// Configuration file of the agent whose store is shown.
+    /// Configuration file of the agent whose data is shown (its embedded
+    /// store, or its Elasticsearch/OpenSearch output).
     #[arg(short, long)]
     config: Option<PathBuf>,
     /// Data folder holding the store (the same --data as `gomon run`).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Address to serve the page on.
+    /// Address to serve the page on. Beyond loopback (0.0.0.0, a LAN
+    /// address) the view needs TLS and a login, or --insecure-listen.
     #[arg(long, default_value = gomon_view::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    #[command(flatten)]
+    access: AccessFlags,
+}
+
+/// TLS and basic auth of the view, over the configuration's `view.*`.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct AccessFlags {
+    /// PEM certificate chain: serve the view over HTTPS (view.ssl.certificate).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    certificate: Option<PathBuf>,
+    /// The certificate's PEM private key (view.ssl.key).
+    #[arg(long, value_name = "FILE", requires = "certificate")]
+    key: Option<PathBuf>,
+    /// Basic-auth user of the view (view.username).
+    #[arg(long, value_name = "NAME")]
+    username: Option<String>,
+    /// File whose first line is the view's password (view.password_file).
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
+    /// Serve beyond loopback without TLS and a login all the same.
+    #[arg(long)]
+    insecure_listen: bool,
 }
 
 /// `gomon run`'s view options.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct RunView {
-    /// Also serve the web view of the store the agent writes.
+    /// Also serve the web view of what the agent writes (the store, or the
+    /// Elasticsearch/OpenSearch output).
     #[arg(long)]
     view: bool,
     /// Address of the web view (with --view).
     #[arg(long, requires = "view", default_value = gomon_view::DEFAULT_LISTEN)]
     listen: SocketAddr,
+    #[command(flatten)]
+    access: AccessFlags,
 }
 
-/// The store file `gomon view` reads: the config's `output.store`, else
-/// `gomon.db` in the data folder, as `gomon run` writes it.
-fn store_path(config: Option<&Path>, data: Option<PathBuf>) -> Result<PathBuf, String> {
-    let config = match config {
-        Some(path) => {
-            let config = Config::load(path).map_err(|e| e.to_string())?;
-            if config.output.elasticsearch.is_some() {
-                return Err(format!(
-                    "{}: the output is Elasticsearch; gomon view reads the embedded store (use Kibana or OpenSearch Dashboards on that server)",
-                    path.display()
-                ));
-            }
-            Some(config)
-        }
-        None => None,
+/// The password in `path`: its first line.
+fn password_in(path: &Path, key: &str) -> Result<String, String> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("{key} {}: {e}", path.display()))?;
+    let password = text.lines().next().unwrap_or_default().to_owned();
+    if password.is_empty() {
+        return Err(format!("{key} {}: the first line is empty", path.display()));
+    }
+    Ok(password)
+}
+
+/// The view's TLS and login: each flag over its `view.*` key.
+fn access_of(flags: &AccessFlags, config: Option<&Config>) -> Result<gomon_view::Access, String> {
+    let view = config.map(|c| c.view.clone()).unwrap_or_default();
+    let tls = match (&flags.certificate, &flags.key) {
+        (Some(certificate), Some(key)) => Some((certificate.clone(), key.clone())),
+        _ => view.ssl.certificate.clone().zip(view.ssl.key.clone()),
+    }
+    .map(|(certificate, key)| gomon_view::TlsFiles { certificate, key });
+    let username = flags.username.clone().or(view.username);
+    let password = match (&flags.password_file, &view.password_file, view.password) {
+        (Some(file), _, _) => Some(password_in(file, "--password-file")?),
+        (None, Some(file), _) => Some(password_in(file, "view.password_file")?),
+        (None, None, password) => password,
     };
+    let login = match (username, password) {
+        (Some(user), Some(password)) => {
+            Some(gomon_view::Login::new(&user, &password).map_err(|e| e.to_string())?)
+        }
+        (Some(_), None) => {
+            return Err(
+                "a view user without a password: give --password-file (or view.password / view.password_file)"
+                    .to_owned(),
+            );
+        }
+        (None, Some(_)) => {
+            return Err(
+                "a view password without a user: give --username (or view.username)".to_owned(),
+            );
+        }
+        (None, None) => None,
+    };
+    Ok(gomon_view::Access {
+        tls,
+        login,
+        insecure_listen: flags.insecure_listen,
+    })
+}
+
+/// The source `config`'s output names: the cluster of
+/// `output.elasticsearch`, built with its credentials and TLS settings.
+fn cluster_source(config: &Config) -> Result<Option<Source>, String> {
+    let Some(es) = config.output.elasticsearch.as_ref() else {
+        return Ok(None);
+    };
+    let (cluster, index) = gomon_agent::output::control_plane(es, &gomon_agent::default_data_dir())
+        .map_err(|e| e.to_string())?;
+    Ok(Some(Source::cluster(cluster, &index)))
+}
+
+/// What `gomon view` reads: the config's Elasticsearch/OpenSearch output,
+/// else its `output.store`, else `gomon.db` in the data folder, as `gomon
+/// run` writes it.
+fn source_of(config: Option<&Config>, data: Option<PathBuf>) -> Result<Source, String> {
+    if let Some(source) = config.map(cluster_source).transpose()?.flatten() {
+        return Ok(source);
+    }
     let data = data.unwrap_or_else(gomon_agent::default_data_dir);
-    Ok(gomon_agent::import::store_file(config.as_ref(), &data))
+    let path = gomon_agent::import::store_file(config, &data);
+    let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+    Ok(Source::store(reader))
 }
 
 async fn start(
     listen: SocketAddr,
-    reader: Reader,
+    source: Source,
+    access: gomon_view::Access,
     stop: watch::Receiver<bool>,
 ) -> Result<JoinHandle<Result<(), gomon_view::ViewError>>, String> {
-    let store = reader.path().display().to_string();
-    let (addr, server) = gomon_view::serve(listen, Arc::new(reader), stop)
+    let from = source.describe();
+    let scheme = access.scheme();
+    let login = access.login.is_some();
+    let (addr, server) = gomon_view::serve(listen, source, access, stop)
         .await
         .map_err(|e| e.to_string())?;
-    eprintln!("gomon: view on http://{addr}/ (store {store})");
+    let login = if login { ", basic auth" } else { "" };
+    eprintln!("gomon: view on {scheme}://{addr}/ ({from}{login})");
     Ok(server)
 }
 
@@ -73,10 +158,17 @@ pub(crate) async fn run(
     request: Request,
     until: impl std::future::Future<Output = ()>,
 ) -> Result<(), String> {
-    let path = store_path(request.config.as_deref(), request.data)?;
-    let reader = Reader::open(&path).map_err(|e| e.to_string())?;
+    let config = request
+        .config
+        .as_deref()
+        .map(Config::load)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let access = access_of(&request.access, config.as_ref())?;
+    access.check(request.listen).map_err(|e| e.to_string())?;
+    let source = source_of(config.as_ref(), request.data)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut server = start(request.listen, reader, stop_rx).await?;
+    let mut server = start(request.listen, source, access, stop_rx).await?;
     tokio::select! {
         _ = until => {}
         ended = &mut server => return ended.map_err(|e| e.to_string())?.map_err(|e| e.to_string()),
@@ -88,9 +180,10 @@ pub(crate) async fn run(
         .map_err(|e| e.to_string())
 }
 
-/// `gomon run --view`: serves the store the agent writes (`config`'s
-/// `output.store`, or the one in `data`) until `stop`. The agent creates the
-/// store as it starts; it is waited for a few seconds.
+/// `gomon run --view`: serves what the agent writes (`config`'s
+/// Elasticsearch/OpenSearch output, its `output.store`, or the store in
+/// `data`) until `stop`. The agent creates the store as it starts; it is
+/// waited for a few seconds.
 pub(crate) async fn beside_agent(
     options: &RunView,
     config: &Config,
@@ -100,10 +193,14 @@ pub(crate) async fn beside_agent(
     if !options.view {
         return Ok(None);
     }
+    let access = access_of(&options.access, Some(config)).map_err(|e| format!("--view: {e}"))?;
+    if let Some(source) = cluster_source(config).map_err(|e| format!("--view: {e}"))? {
+        return start(options.listen, source, access, stop).await.map(Some);
+    }
     let output = &config.output;
-    if output.elasticsearch.is_some() || output.console.is_some() || output.file.is_some() {
+    if output.console.is_some() || output.file.is_some() {
         return Err(
-            "--view shows the embedded store, and this configuration's output is another one (Elasticsearch, console or output.file)"
+            "--view shows the embedded store or Elasticsearch/OpenSearch, and this configuration's output is another one (console or output.file)"
                 .to_owned(),
         );
     }
@@ -118,5 +215,7 @@ pub(crate) async fn beside_agent(
             other => break other.map_err(|e| format!("--view: {e}"))?,
         }
     };
-    start(options.listen, reader, stop).await.map(Some)
+    start(options.listen, Source::store(reader), access, stop)
+        .await
+        .map(Some)
 }

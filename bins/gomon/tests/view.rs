@@ -562,7 +562,7 @@ fn the_api_answers_bad_input_with_a_4xx_naming_the_parameter() {
 }
 
 #[test]
-fn gomon_view_refuses_a_newer_store_a_missing_one_and_an_elasticsearch_config() {
+fn gomon_view_refuses_a_newer_store_and_a_missing_one() {
     let dir = temp_dir("view-newer");
     let path = dir.join(gomon_store::DEFAULT_FILE);
     drop(gomon_store::Store::open(&path, gomon_store::StoreSettings::default()).expect("a store"));
@@ -603,28 +603,526 @@ fn gomon_view_refuses_a_newer_store_a_missing_one_and_an_elasticsearch_config() 
         stderr.contains("no store at") && stderr.contains("gomon run"),
         "{stderr}"
     );
+}
 
-    // A configuration whose output is Elasticsearch has no embedded store to show.
-    let config = empty.join("es.yml");
+/// A cluster that cannot be reached: the view still starts (the server may
+/// come up later), and each API answer is a 502 that names the server
+/// (without its credentials) and the question, never the password.
+#[test]
+fn a_cluster_that_cannot_answer_is_a_502_naming_the_server_and_never_the_password() {
+    let dir = temp_dir("view-dead-cluster");
+    let password = "view-dead-cluster-secret-4711";
+    let config = dir.join("es.yml");
     std::fs::write(
         &config,
-        "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\noutput.elasticsearch:\n  hosts: [\"http://127.0.0.1:9\"]\n",
+        format!("modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\noutput.elasticsearch:\n  hosts: [\"http://127.0.0.1:9\"]\n  username: viewer\n  password: \"{password}\"\n"),
     )
     .expect("write the config");
-    let output = support::gomon()
-        .args([
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut view = Running::start(
+        &[
             "view",
             "-c",
             &config.display().to_string(),
             "--listen",
             &listen,
+        ],
+        &[],
+    );
+    let url = view_url(&mut view);
+    let (status, body) = get(&format!("{url}api/targets"));
+    assert_eq!(status, 502, "{body}");
+    let error = body["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("http://127.0.0.1:9") && error.contains("the target list"),
+        "{body}"
+    );
+    let (status, body) = get(&format!("{url}api/heap?target=x"));
+    assert_eq!(status, 502, "{body}");
+    let (_, stderr) = view.terminate();
+    for text in [&stderr, &body.to_string(), &error.to_owned()] {
+        assert!(!text.contains(password), "the password was shown: {text}");
+    }
+    assert!(stderr.contains("index gomon-golang*"), "{stderr}");
+}
+
+/// `gomon run --view` writes a leaking and a steady Go program into the real
+/// Elasticsearch and OpenSearch (its own view lists them while it writes);
+/// then `gomon view -c` on the same configuration
+/// serves the same API from the cluster through aggregations: the targets
+/// with their program names, heap series of at most the asked points whose
+/// steps and highest HeapAlloc are those of the documents stored, the
+/// expvar counter, and the leak verdict; on Elasticsearch a real Chromium
+/// draws the charts from it.
+#[test]
+fn the_view_of_elasticsearch_and_opensearch_charts_the_stored_documents_and_the_leak() {
+    let engines = gomon_testrig::engines();
+    if engines.is_empty() {
+        return;
+    }
+    let leaking = GoApp::start(AppKind::Leaking, &[]);
+    let steady = GoApp::start(AppKind::Steady, &[]);
+    let hosts = format!("{:?}, {:?}", leaking.addr(), steady.addr());
+    let mut runs = Vec::new();
+    for engine in &engines {
+        let dir = temp_dir(&format!("view-cluster-{}", engine.kind));
+        let index = support::unique(&format!("gomon-view-{}", engine.kind));
+        let config = dir.join("gomon.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "modules:\n  - module: golang\n    metricsets: [heap, expvar]\n    period: 1s\n    hosts: [{hosts}]\n    expvar.namespace: app\nhttp.port: 0\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{index}\"\n",
+                engine.url
+            ),
+        )
+        .expect("write the config");
+        // `gomon run --view` serves the same cluster while it writes.
+        let mut run = Running::start(
+            &[
+                "run",
+                "-c",
+                &config.display().to_string(),
+                "--data",
+                &dir.join("data").display().to_string(),
+                "--view",
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+            ],
+            &[],
+        );
+        let beside = view_url(&mut run);
+        runs.push((engine, index, config, run, beside));
+    }
+    std::thread::sleep(FILL);
+    for (engine, index, config, run, beside) in runs {
+        let (status, listed) = get(&format!("{beside}api/targets"));
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(
+            target_of(&listed, &leaking.vars_url())["status"],
+            "up",
+            "{}: gomon run --view: {listed}",
+            engine.kind
+        );
+        let (status, stderr) = run.terminate();
+        assert!(status.success(), "{}: gomon run: {stderr}", engine.kind);
+        let docs: Vec<Value> = support::search_all(&engine.url, &index)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut view = Running::start(
+            &[
+                "view",
+                "-c",
+                &config.display().to_string(),
+                "--listen",
+                &listen,
+            ],
+            &[],
+        );
+        let url = view_url(&mut view);
+        assert!(
+            view.stderr()
+                .contains(&format!("{} index {index}*", engine.url)),
+            "{}",
+            view.stderr()
+        );
+
+        let (status, targets) = get(&format!("{url}api/targets"));
+        assert_eq!(status, 200, "{targets}");
+        assert_eq!(
+            targets["targets"].as_array().map(Vec::len),
+            Some(2),
+            "{targets}"
+        );
+        let listed = target_of(&targets, &leaking.vars_url());
+        assert_eq!(listed["program"], "leaking", "{listed}");
+        assert!(
+            listed["cmdline"]
+                .as_str()
+                .is_some_and(|c| c.contains("leaking")),
+            "{listed}"
+        );
+        assert_eq!(target_of(&targets, &steady.vars_url())["program"], "steady");
+
+        // The heap series: one point per step holding documents, and the
+        // highest HeapAlloc of each step is a stored document's.
+        let heap_docs: Vec<(i64, f64)> = docs
+            .iter()
+            .filter(|d| {
+                d["metricset"]["name"] == "heap"
+                    && d["service"]["address"] == leaking.vars_url().as_str()
+            })
+            .filter(|d| d["error"].is_null())
+            .map(|d| {
+                (
+                    support::timestamp_ms(d) as i64,
+                    d["golang"]["heap"]["allocations"]["allocated"]
+                        .as_f64()
+                        .unwrap_or(-1.0),
+                )
+            })
+            .collect();
+        assert!(
+            heap_docs.len() >= 60,
+            "{}: {} heap documents",
+            engine.kind,
+            heap_docs.len()
+        );
+        let (_, heap) = get(&format!(
+            "{url}api/heap?target={}&from=now-1h&points=500",
+            enc(&leaking.vars_url())
+        ));
+        let step = heap["step_ms"].as_i64().unwrap_or(0);
+        assert_eq!(step, 7_200, "one hour in 500 points: {heap}");
+        let ts: Vec<i64> = heap["ts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        let mut steps: Vec<i64> = heap_docs
+            .iter()
+            .map(|(t, _)| t.div_euclid(step) * step)
+            .collect();
+        steps.sort_unstable();
+        steps.dedup();
+        assert_eq!(ts, steps, "{}: the steps holding documents", engine.kind);
+        let highest = &heap["columns"]["allocations.allocated.max"];
+        for (i, at) in ts.iter().enumerate() {
+            let expected = heap_docs
+                .iter()
+                .filter(|(t, _)| t.div_euclid(step) * step == *at)
+                .map(|(_, a)| *a)
+                .fold(f64::MIN, f64::max);
+            assert_eq!(
+                highest[i].as_f64(),
+                Some(expected),
+                "{}: step {at}",
+                engine.kind
+            );
+        }
+        let live = heap["columns"]["live"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|v| v.is_number()).count());
+        assert!(
+            live >= 3,
+            "{}: the live heap after collections: {heap}",
+            engine.kind
+        );
+
+        let (status, fields) = get(&format!(
+            "{url}api/expvar/fields?target={}",
+            enc(&leaking.vars_url())
+        ));
+        assert_eq!(status, 200, "{fields}");
+        assert!(
+            fields["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|x| x == "app.requests")),
+            "{fields}"
+        );
+        let (_, requests) = get(&format!(
+            "{url}api/expvar?target={}&field=app.requests&from=now-1h&points=500",
+            enc(&leaking.vars_url())
+        ));
+        assert_eq!(requests["kind"], "counter", "{requests}");
+        assert!(
+            requests["ts"].as_array().is_some_and(|t| t.len() >= 5),
+            "{requests}"
+        );
+
+        let (_, analysis) = get(&format!(
+            "{url}api/analysis?target={}&from=now-1h",
+            enc(&leaking.vars_url())
+        ));
+        let last = analysis["lifetimes"]
+            .as_array()
+            .and_then(|l| l.last())
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(last["verdict"], "leak", "{}: {analysis}", engine.kind);
+        let (_, steady_analysis) = get(&format!(
+            "{url}api/analysis?target={}&from=now-1h",
+            enc(&steady.vars_url())
+        ));
+        let steady_last = steady_analysis["lifetimes"]
+            .as_array()
+            .and_then(|l| l.last())
+            .cloned()
+            .unwrap_or_default();
+        assert_ne!(
+            steady_last["verdict"], "leak",
+            "{}: {steady_analysis}",
+            engine.kind
+        );
+
+        // An unknown target is a 404, as from the store.
+        let (status, body) = get(&format!("{url}api/heap?target=nowhere%3A1"));
+        assert_eq!(status, 404, "{body}");
+
+        // An index nothing was written to yet: an empty list, not an error.
+        let empty = temp_dir(&format!("view-cluster-empty-{}", engine.kind));
+        let empty_config = empty.join("gomon.yml");
+        std::fs::write(
+            &empty_config,
+            format!(
+                "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\noutput.elasticsearch:\n  hosts: [\"{}\"]\n  index: \"{}\"\n",
+                engine.url,
+                support::unique("gomon-view-never-written")
+            ),
+        )
+        .expect("write the config");
+        let mut nothing = Running::start(
+            &[
+                "view",
+                "-c",
+                &empty_config.display().to_string(),
+                "--listen",
+                &format!("127.0.0.1:{}", free_port()),
+            ],
+            &[],
+        );
+        let nothing_url = view_url(&mut nothing);
+        let (status, body) = get(&format!("{nothing_url}api/targets"));
+        assert_eq!(status, 200, "{}: {body}", engine.kind);
+        assert_eq!(body["targets"], serde_json::json!([]), "{body}");
+        drop(nothing);
+
+        let mut drawn = None;
+        if engine.kind == gomon_testrig::EngineKind::Elasticsearch
+            && let Some((chromium, node)) = browser()
+        {
+            let report = drive(
+                &chromium,
+                &node,
+                &url,
+                &leaking.vars_url(),
+                &["--field", "app.requests"],
+            );
+            assert_eq!(
+                report["problems"],
+                serde_json::json!([]),
+                "console errors: {report}"
+            );
+            for (id, series) in [("live", 5), ("heap", 4), ("system", 4), ("gc", 2)] {
+                let c = chart(&report["charts"], id);
+                assert_eq!(c["series"], series, "{id}: {c}");
+                assert_eq!(c["nonEmpty"], series, "{id}: a series drew nothing: {c}");
+                assert!(c["points"].as_u64().is_some_and(|p| p >= 20), "{id}: {c}");
+            }
+            assert_eq!(report["verdict"], "leak", "{}", report["verdictText"]);
+            assert_eq!(report["custom"]["series"], 1, "{report}");
+            drawn = Some(report["charts"].as_array().map_or(0, Vec::len));
+        }
+        let (status, stderr) = view.terminate();
+        assert!(status.success(), "gomon view: {stderr}");
+        engine.record(
+            "view::cluster_source",
+            &format!(
+                "{} heap documents charted in {} steps, verdict leak{}",
+                heap_docs.len(),
+                ts.len(),
+                drawn.map_or(String::new(), |n| format!(", {n} charts drawn in Chromium"))
+            ),
+        );
+        support::delete_index(&engine.url, &index);
+    }
+}
+
+/// `curl` over HTTPS trusting `ca`: the status and body (status 0 when no
+/// HTTP answer came, e.g. plain HTTP to the TLS port).
+fn curl(url: &str, ca: &Path, user: Option<&str>) -> (u16, String, String) {
+    let mut command = Command::new("curl");
+    command
+        .args(["-s", "-S", "--max-time", "10", "-D", "-", "--cacert"])
+        .arg(ca)
+        .arg(url);
+    if let Some(user) = user {
+        command.args(["-u", user]);
+    }
+    let output = command.output().expect("run curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// Beyond loopback the view is refused unless it has TLS and a login (the
+/// message says which keys to set); with `view.ssl.*` and `view.username`
+/// / `view.password` it answers HTTPS only, 401 without or with wrong
+/// credentials and 200 with the right ones; the same through the flags
+/// with a password file; and the password is in nothing gomon prints.
+#[test]
+fn beyond_loopback_the_view_needs_tls_and_a_login_and_never_prints_the_password() {
+    let dir = temp_dir("view-tls");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).expect("a data folder");
+    drop(
+        gomon_store::Store::open(
+            &data.join(gomon_store::DEFAULT_FILE),
+            gomon_store::StoreSettings::default(),
+        )
+        .expect("a store"),
+    );
+    let data_arg = data.display().to_string();
+
+    // Open on every address: refused, naming the keys and the opt-out.
+    let port = free_port();
+    let output = support::gomon()
+        .args([
+            "view",
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
         ])
         .output()
         .expect("run gomon view");
     let (_, stderr) = support::text(&output);
     assert!(!output.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("es.yml") && stderr.contains("embedded store"),
-        "{stderr}"
+    for needed in [
+        "0.0.0.0",
+        "view.ssl.certificate",
+        "view.ssl.key",
+        "view.username",
+        "view.password",
+        "--insecure-listen",
+    ] {
+        assert!(stderr.contains(needed), "{needed} not in: {stderr}");
+    }
+
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+        .expect("a self-signed certificate");
+    let (cert, key) = (dir.join("view.crt"), dir.join("view.key"));
+    std::fs::write(&cert, certified.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write the key");
+    let password = "view-tls-secret-0815";
+    let config = dir.join("gomon.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "modules:\n  - module: golang\n    hosts: [\"localhost:6060\"]\nview:\n  username: ops\n  password: \"{password}\"\n  ssl:\n    certificate: {}\n    key: {}\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("write the config");
+    let config_arg = config.display().to_string();
+    let port = free_port();
+    let mut view = Running::start(
+        &[
+            "view",
+            "-c",
+            &config_arg,
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+        ],
+        &[],
     );
+    let start = Instant::now();
+    while !view.stderr().contains("view on https://") {
+        assert!(
+            view.exited().is_none() && start.elapsed() < Duration::from_secs(30),
+            "no HTTPS view: {}",
+            view.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("https://127.0.0.1:{port}");
+    let (status, head, body) = curl(&format!("{base}/api/targets"), &cert, None);
+    assert_eq!(status, 401, "{head}{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("www-authenticate: basic"),
+        "{head}"
+    );
+    let (status, _, body) = curl(&format!("{base}/api/targets"), &cert, Some("ops:wrong"));
+    assert_eq!(status, 401, "{body}");
+    let (status, _, body) = curl(
+        &format!("{base}/"),
+        &cert,
+        Some(&format!("other:{password}")),
+    );
+    assert_eq!(status, 401, "the page too, and the user counts: {body}");
+    let right = format!("ops:{password}");
+    let (status, _, body) = curl(&format!("{base}/api/targets"), &cert, Some(&right));
+    assert_eq!(status, 200, "{body}");
+    let targets: Value = serde_json::from_str(&body).expect("JSON");
+    assert!(targets["targets"].is_array(), "{targets}");
+    let (status, _, body) = curl(&format!("{base}/"), &cert, Some(&right));
+    assert_eq!(status, 200);
+    assert!(body.contains("<html"), "{body}");
+    // Plain HTTP on the TLS port gets no page.
+    let (status, _, _) = curl(
+        &format!("http://127.0.0.1:{port}/api/targets"),
+        &cert,
+        Some(&right),
+    );
+    assert_ne!(status, 200, "plain HTTP was answered");
+    let (status, stderr) = view.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("basic auth"), "{stderr}");
+
+    // The same from the flags, the password from a file.
+    let secret_file = dir.join("view-password");
+    let other_password = "view-flag-secret-4242";
+    std::fs::write(&secret_file, format!("{other_password}\n")).expect("write the password");
+    let port = free_port();
+    let mut view = Running::start(
+        &[
+            "view",
+            "--data",
+            &data_arg,
+            "--listen",
+            &format!("0.0.0.0:{port}"),
+            "--certificate",
+            &cert.display().to_string(),
+            "--key",
+            &key.display().to_string(),
+            "--username",
+            "ops",
+            "--password-file",
+            &secret_file.display().to_string(),
+        ],
+        &[],
+    );
+    let start = Instant::now();
+    while !view.stderr().contains("view on https://") {
+        assert!(
+            view.exited().is_none() && start.elapsed() < Duration::from_secs(30),
+            "no HTTPS view: {}",
+            view.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("https://127.0.0.1:{port}");
+    let (status, _, _) = curl(&format!("{base}/api/targets"), &cert, Some(&right));
+    assert_eq!(status, 401, "the file's password, not the config's");
+    let (status, _, body) = curl(
+        &format!("{base}/api/targets"),
+        &cert,
+        Some(&format!("ops:{other_password}")),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (_, flag_stderr) = view.terminate();
+
+    // What `gomon test config` prints of that configuration.
+    let output = support::gomon()
+        .args(["test", "config", "-c", &config_arg])
+        .output()
+        .expect("run gomon test config");
+    let (stdout, test_stderr) = support::text(&output);
+    assert!(output.status.success(), "{test_stderr}");
+    assert!(stdout.contains("view"), "{stdout}");
+    for printed in [&stderr, &flag_stderr, &stdout, &test_stderr] {
+        assert!(
+            !printed.contains(password) && !printed.contains(other_password),
+            "a password was printed: {printed}"
+        );
+    }
 }

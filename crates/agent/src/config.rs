@@ -94,6 +94,8 @@ struct RawConfig {
     #[serde(default)]
     queue: QueueConfig,
     #[serde(default)]
+    view: ViewConfig,
+    #[serde(default)]
     name: Option<String>,
 }
 
@@ -124,6 +126,8 @@ pub struct Config {
     pub setup: SetupConfig,
     /// `queue.disk`.
     pub queue: QueueConfig,
+    /// `view`: TLS and basic auth of the web view.
+    pub view: ViewConfig,
     /// `name` (Beats' key): `agent.name` of every document; the host name
     /// when unset.
     pub name: Option<String>,
@@ -222,6 +226,7 @@ impl Config {
             http: HttpConfig::default(),
             setup: SetupConfig::default(),
             queue: QueueConfig::default(),
+            view: ViewConfig::default(),
             name: None,
             source: None,
             findings: Findings::default(),
@@ -392,6 +397,7 @@ impl Config {
                 kibana: raw.setup.kibana,
             },
             queue: raw.queue,
+            view: raw.view,
             name: raw.name,
             source: None,
             findings: Findings {

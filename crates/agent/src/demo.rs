@@ -237,6 +237,7 @@ pub fn config(hosts: Vec<String>, period: Duration, store: &Path) -> Config {
         },
         setup: Default::default(),
         queue: Default::default(),
+        view: Default::default(),
         name: None,
         source: None,
         findings: Default::default(),

@@ -18,7 +18,7 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 /// How a column is combined over the samples of one time step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Combine {
+pub enum Combine {
     /// Gauges (sizes, fractions, rates): the mean.
     Mean,
     /// Cumulative counters: the latest (largest) value.
@@ -62,6 +62,15 @@ pub(crate) fn heap_columns() -> &'static [Column] {
             })
             .collect()
     })
+}
+
+/// Every heap series column: its name below `golang.heap`
+/// (`allocations.allocated`), its full document path, and how a step
+/// combines it. Another reader of the same documents (the web view on
+/// Elasticsearch) aggregates by the same rule, so its charts agree with the
+/// store's.
+pub fn heap_fields() -> impl Iterator<Item = (&'static str, &'static str, Combine)> {
+    heap_columns().iter().map(|c| (c.name, c.path, c.combine))
 }
 
 fn combine_of(path: &str) -> Combine {

@@ -1,5 +1,6 @@
 //! The JSON API the page reads: one handler per endpoint, each one chain —
-//! check the parameters, ask the store on the blocking pool, shape the answer.
+//! check the parameters, ask the [`Source`] (the store or the cluster),
+//! shape the answer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,18 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use gomon_store::{Reader, TimeRange};
+use gomon_store::TimeRange;
 use serde_json::{Value, json};
 
 use crate::query::{ApiError, Params};
 use crate::series::{analyse, documents_from_series, is_counter, per_second, program_name, status};
+use crate::source::{Source, SourceError};
 
-/// The longest range analysed from raw rows, exactly as `gomon analyze`
-/// does; longer ranges are analysed from [`ANALYSIS_POINTS`] steps of the
-/// downsampled series (a day of 1 s rows would take seconds to read).
-const RAW_ANALYSIS_MS: i64 = 2 * 3_600_000;
-/// Steps of a downsampled analysis.
-const ANALYSIS_POINTS: usize = 1_500;
 /// How far back the target list's verdict looks from a target's last
 /// document, and in how many steps.
 const VERDICT_SPAN_MS: i64 = 30 * 60_000;
@@ -37,15 +33,15 @@ type Query_ = Query<Vec<(String, String)>>;
 /// What the handlers share.
 #[derive(Clone)]
 pub(crate) struct State {
-    reader: Arc<Reader>,
+    source: Source,
     /// Per target: when its verdict was computed, and the verdict and summary.
     verdicts: Arc<Mutex<HashMap<String, (i64, Value)>>>,
 }
 
 impl State {
-    pub(crate) fn new(reader: Arc<Reader>) -> State {
+    pub(crate) fn new(source: Source) -> State {
         State {
-            reader,
+            source,
             verdicts: Arc::default(),
         }
     }
@@ -80,29 +76,33 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Runs a store call on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    state: &State,
-    call: impl FnOnce(&Reader) -> Result<T, gomon_store::StoreError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let reader = Arc::clone(&state.reader);
-    tokio::task::spawn_blocking(move || call(&reader))
-        .await
-        .map_err(|e| ApiError::store(format!("the query task failed: {e}")))?
-        .map_err(ApiError::store)
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> ApiError {
+        match error {
+            // The cluster is another server: a gateway's error, naming it.
+            SourceError::Cluster { .. } => ApiError {
+                status: 502,
+                error: error.to_string(),
+                parameter: None,
+            },
+            SourceError::Store(e) => ApiError::store(e),
+            SourceError::Task(_) => ApiError::store(error),
+        }
+    }
 }
 
-/// The `target` parameter, which must be a target the store knows.
+/// The `target` parameter, which must be a target the source knows.
 async fn known_target(state: &State, params: &Params) -> Result<String, ApiError> {
     let target = params.required("target")?.to_owned();
-    let targets = blocking(state, |r| r.targets()).await?;
+    let targets = state.source.targets().await?;
     if targets.iter().any(|t| t.address == target) {
         Ok(target)
     } else {
         Err(ApiError::not_found(
             "target",
             format!(
-                "no data for target {target:?} in the store (GET /api/targets lists the {} it has)",
+                "no data for target {target:?} in the {} (GET /api/targets lists the {} it has)",
+                state.source.kind(),
                 targets.len()
             ),
         ))
@@ -121,7 +121,7 @@ fn series_json(series: gomon_store::Series) -> Value {
 async fn targets(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<Value>, ApiError> {
     Params::new(q).only(&[])?;
     let now = now_ms();
-    let infos = blocking(&state, |r| r.targets()).await?;
+    let infos = state.source.targets().await?;
     let mut out = Vec::with_capacity(infos.len());
     for info in infos {
         let verdict = verdict_of(&state, &info.address, info.last_ms, now).await?;
@@ -158,12 +158,11 @@ async fn verdict_of(
         from_ms: last_ms.saturating_sub(VERDICT_SPAN_MS),
         to_ms: last_ms.saturating_add(1),
     };
-    let owned = address.to_owned();
-    let docs = blocking(state, move |r| {
-        r.heap_series(&owned, range, VERDICT_POINTS)
-            .map(|series| documents_from_series(&owned, &series))
-    })
-    .await?;
+    let series = state
+        .source
+        .heap_series(address, range, VERDICT_POINTS)
+        .await?;
+    let docs = documents_from_series(address, &series);
     let verdict = analyse(&docs).pop().map_or(
         Value::Null,
         |a| json!({"verdict": a.analysis.verdict, "summary": a.analysis.summary}),
@@ -179,8 +178,7 @@ async fn heap(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<Val
     let range = params.range(now_ms(), DEFAULT_SPAN_MS, &["target", "points"])?;
     let points = params.points()?;
     let target = known_target(&state, &params).await?;
-    let address = target.clone();
-    let series = blocking(&state, move |r| r.heap_series(&address, range, points)).await?;
+    let series = state.source.heap_series(&target, range, points).await?;
     let mut body = series_json(series);
     body["target"] = json!(target);
     body["from_ms"] = json!(range.from_ms);
@@ -195,8 +193,7 @@ async fn expvar_fields(
     let params = Params::new(q);
     let range = params.range(now_ms(), FIELDS_SPAN_MS, &["target"])?;
     let target = known_target(&state, &params).await?;
-    let address = target.clone();
-    let fields = blocking(&state, move |r| r.expvar_fields(&address, range)).await?;
+    let fields = state.source.expvar_fields(&target, range).await?;
     Ok(Json(json!({"target": target, "fields": fields})))
 }
 
@@ -206,29 +203,28 @@ async fn expvar(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json<V
     let points = params.points()?;
     let field = params.required("field")?.to_owned();
     let target = known_target(&state, &params).await?;
-    let (address, name) = (target.clone(), field.clone());
-    let known = blocking(&state, move |r| {
-        let fields = r.expvar_fields(
-            &address,
+    let fields = state
+        .source
+        .expvar_fields(
+            &target,
             TimeRange {
                 from_ms: 0,
                 to_ms: i64::MAX,
             },
-        )?;
-        if !fields.contains(&name) {
-            return Ok(None);
-        }
-        r.expvar_series(&address, &name, range, points).map(Some)
-    })
-    .await?;
-    let Some(series) = known else {
+        )
+        .await?;
+    if !fields.contains(&field) {
         return Err(ApiError::not_found(
             "field",
             format!(
                 "target {target:?} has no numeric expvar field {field:?} (GET /api/expvar/fields lists them)"
             ),
         ));
-    };
+    }
+    let series = state
+        .source
+        .expvar_series(&target, &field, range, points)
+        .await?;
     let values = series
         .columns
         .into_iter()
@@ -254,17 +250,11 @@ async fn analysis(Shared(state): Shared<State>, Query(q): Query_) -> Result<Json
     let params = Params::new(q);
     let range = params.range(now_ms(), DEFAULT_SPAN_MS, &["target"])?;
     let target = known_target(&state, &params).await?;
-    let address = target.clone();
-    let (step_ms, lifetimes) = blocking(&state, move |r| {
-        let (step_ms, docs) = if range.to_ms - range.from_ms <= RAW_ANALYSIS_MS {
-            (0, r.documents(Some(&address), range)?)
-        } else {
-            let series = r.heap_series(&address, range, ANALYSIS_POINTS)?;
-            (series.step_ms, documents_from_series(&address, &series))
-        };
-        Ok((step_ms, analyse(&docs)))
-    })
-    .await?;
+    let (step_ms, docs) = state.source.analysis_documents(&target, range).await?;
+    // The analysis is pure CPU work over up to a few thousand documents.
+    let lifetimes = tokio::task::spawn_blocking(move || analyse(&docs))
+        .await
+        .map_err(|e| ApiError::store(format!("the analysis task failed: {e}")))?;
     Ok(Json(json!({
         "target": target,
         "from_ms": range.from_ms,

@@ -61,11 +61,27 @@ pub fn search_count(server: &str, index: &str) -> u64 {
 /// Removes what a test left on a server: the data stream, indices and
 /// template named after `index`.
 pub fn delete_index(server: &str, index: &str) {
-    for path in [
-        format!("_data_stream/{index}"),
-        format!("{index}*"),
-        format!("_index_template/{index}"),
-    ] {
+    // Elasticsearch 8+ refuses to delete indices by wildcard
+    // (`action.destructive_requires_name`): name each dated index.
+    let dated: Vec<String> = gomon_testrig::http::request(
+        "GET",
+        &format!("{server}/_cat/indices/{index}*?h=index&format=json"),
+        None,
+    )
+    .ok()
+    .and_then(|r| serde_json::from_str::<Value>(&r.body).ok())
+    .and_then(|v| v.as_array().cloned())
+    .unwrap_or_default()
+    .iter()
+    .filter_map(|i| i["index"].as_str())
+    .filter(|name| !name.starts_with('.'))
+    .map(str::to_owned)
+    .collect();
+    let paths = [format!("_data_stream/{index}")]
+        .into_iter()
+        .chain(dated)
+        .chain([format!("_index_template/{index}")]);
+    for path in paths {
         let _ = gomon_testrig::http::request("DELETE", &format!("{server}/{path}"), None);
     }
 }

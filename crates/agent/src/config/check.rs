@@ -109,6 +109,8 @@ impl Config {
                 ),
             ));
         }
+        self.check_view()
+            .map_err(|(key, reason)| invalid(key.to_owned(), reason))?;
         if let Some(store) = &self.output.store
             && store.retention < std::time::Duration::from_secs(60)
         {
@@ -160,5 +162,49 @@ impl Config {
                 .map_err(|e| invalid("queue.disk.max_size".to_owned(), e))?;
         }
         Ok(())
+    }
+
+    /// `view.*`: the certificate with its key, a password with its user,
+    /// one password only.
+    fn check_view(&self) -> Result<(), (&'static str, String)> {
+        let view = &self.view;
+        match (&view.ssl.certificate, &view.ssl.key) {
+            (Some(_), None) => {
+                return Err((
+                    "view.ssl.key",
+                    "view.ssl.certificate is set: set view.ssl.key to its private key (PEM)"
+                        .to_owned(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "view.ssl.certificate",
+                    "view.ssl.key is set: set view.ssl.certificate to its certificate (PEM)"
+                        .to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        let has_password = view.password.is_some() || view.password_file.is_some();
+        if view.password.is_some() && view.password_file.is_some() {
+            return Err((
+                "view.password_file",
+                "both view.password and view.password_file are set: keep one".to_owned(),
+            ));
+        }
+        if view.password.as_deref() == Some("") {
+            return Err(("view.password", "is empty".to_owned()));
+        }
+        match (&view.username, has_password) {
+            (Some(_), false) => Err((
+                "view.password",
+                "view.username is set: set view.password or view.password_file".to_owned(),
+            )),
+            (None, true) => Err((
+                "view.username",
+                "a view password is set: set view.username too".to_owned(),
+            )),
+            _ => Ok(()),
+        }
     }
 }

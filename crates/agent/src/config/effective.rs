@@ -77,6 +77,12 @@ impl Config {
             "output": output,
             "queue": {"disk": disk},
             "http": {"enabled": self.http.enabled, "host": self.http.host, "port": self.http.port.unwrap_or(DEFAULT_HTTP_PORT)},
+            "view": {
+                "username": self.view.username,
+                "password": redact(&self.view.password),
+                "password_file": self.view.password_file,
+                "ssl": {"certificate": self.view.ssl.certificate, "key": self.view.ssl.key},
+            },
             "setup": {
                 "template": {"enabled": self.setup.template_enabled, "overwrite": self.setup.template_overwrite},
                 "kibana": {

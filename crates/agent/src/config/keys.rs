@@ -195,6 +195,22 @@ const HTTP: Section = Section {
     beats: &["named_pipe", "pprof", "security_descriptor"],
 };
 
+const VIEW_SSL: Section = Section {
+    keys: &[("certificate", Node::Value), ("key", Node::Value)],
+    beats: &[],
+};
+
+/// `view`: gomon's own (Beats has no web view).
+const VIEW: Section = Section {
+    keys: &[
+        ("username", Node::Value),
+        ("password", Node::Value),
+        ("password_file", Node::Value),
+        ("ssl", Node::Section(&VIEW_SSL)),
+    ],
+    beats: &[],
+};
+
 const TEMPLATE: Section = Section {
     keys: &[("enabled", Node::Value), ("overwrite", Node::Value)],
     beats: &[
@@ -255,6 +271,7 @@ const TOP: Section = Section {
         ("queue", Node::Section(&QUEUE)),
         ("http", Node::Section(&HTTP)),
         ("setup", Node::Section(&SETUP)),
+        ("view", Node::Section(&VIEW)),
     ],
     beats: &[
         "name",

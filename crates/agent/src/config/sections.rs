@@ -486,6 +486,42 @@ impl Default for HttpConfig {
     }
 }
 
+/// `view`: who may see `gomon view` and `gomon run --view`, as Beats' HTTP
+/// endpoint offers it: TLS and basic auth. Beyond loopback the view needs
+/// both (or `--insecure-listen`). `Debug` never shows the password.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ViewConfig {
+    /// Basic auth user.
+    pub username: Option<String>,
+    /// Basic auth password (never printed).
+    pub password: Option<String>,
+    /// A file holding the password (its first line), instead of `password`.
+    pub password_file: Option<PathBuf>,
+    /// `view.ssl`: HTTPS.
+    #[serde(default)]
+    pub ssl: ViewSsl,
+}
+
+impl std::fmt::Debug for ViewConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewConfig")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_file", &self.password_file)
+            .field("ssl", &self.ssl)
+            .finish()
+    }
+}
+
+/// `view.ssl`: the view's own certificate and key (PEM files).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct ViewSsl {
+    /// The certificate chain, the server's first.
+    pub certificate: Option<PathBuf>,
+    /// Its private key.
+    pub key: Option<PathBuf>,
+}
+
 /// `setup.template`: the index template gomon installs (Beats' keys).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TemplateSetup {
