@@ -95,7 +95,7 @@ fn filled() -> &'static Filled {
         std::fs::write(
             &config,
             format!(
-                "modules:\n  - module: golang\n    metricsets: [heap, expvar]\n    period: 1s\n    hosts: [{}]\n    expvar.namespace: app\nhttp.port: 0\n",
+                "modules:\n  - module: golang\n    metricsets: [heap, expvar, profile]\n    period: 1s\n    hosts: [{}]\n    expvar.namespace: app\n    profile.period: 3s\nhttp.port: 0\n",
                 hosts.join(", ")
             ),
         )
@@ -336,6 +336,18 @@ fn the_page_in_a_real_browser_draws_every_chart_and_shows_the_leak() {
     assert_eq!(report["verdict"], "leak", "{}", report["verdictText"]);
     let text = report["verdictText"].as_str().unwrap_or_default();
     assert!(text.contains("LEAK") && text.contains("MB/h"), "{text}");
+    // Beside the verdict and above the live-heap chart: where it grows,
+    // from the heap profiles of the profile metric set.
+    let at = text
+        .find("Where the heap grows")
+        .unwrap_or_else(|| panic!("no heap sites on the page: {text}"));
+    assert!(
+        text[at..]
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("main.main.func1.1 leaking/main.go:30")),
+        "{text}"
+    );
     let stats = report["stats"].to_string();
     for stat in [
         "System total",
@@ -469,6 +481,19 @@ fn the_api_answers_bad_input_with_a_4xx_naming_the_parameter() {
     assert_eq!(
         target_of(&targets, &filled.leaking)["verdict"]["verdict"],
         "leak"
+    );
+    // The analysis carries the profiles' evidence: the leaking line first.
+    let (status, analysis) = get(&format!(
+        "{url}api/analysis?target={}&from=now-1h",
+        enc(&filled.leaking)
+    ));
+    assert_eq!(status, 200, "{analysis}");
+    let last = analysis["lifetimes"].as_array().unwrap().last().unwrap();
+    let site = &last["profiles"]["sites"][0];
+    assert_eq!(
+        (site["function"].as_str(), site["line"].as_i64()),
+        (Some("main.main.func1.1"), Some(30)),
+        "{last}"
     );
     // The agent has stopped: every target shows as down a minute later; here
     // it is still up or down depending on timing, but always one of the two.

@@ -195,6 +195,23 @@ pub mod profile {
     /// Places whose goroutines grew the most (an array).
     pub const GOROUTINES_GROWING: &str = "golang.profile.goroutines.growing";
 
+    /// What the analysis reads of a profile document (the `_source` a
+    /// search for them asks for), metadata included.
+    pub const READ: &[&str] = &[
+        super::TIMESTAMP,
+        super::METRICSET_NAME,
+        super::SERVICE_ADDRESS,
+        HEAP_BASIS,
+        HEAP_SITES,
+        HEAP_GROWTH_BYTES,
+        GOROUTINES_COUNT,
+        GOROUTINES_GROWING,
+    ];
+
+    /// Most profile documents a reader fetches per target and question
+    /// (33 hours at the default one-minute period).
+    pub const MAX_READ: usize = 2_000;
+
     /// The fields of one heap site, below [`HEAP_SITES`] / [`HEAP_OBJECT_SITES`].
     pub const SITE_FIELDS: &[&str] = &[
         "function",

@@ -331,7 +331,22 @@
     box.dataset.verdict = last.verdict;
     box.innerHTML = `<span class="word">${esc(last.verdict)}</span>
       <span class="summary">${esc(last.summary)}${also.length ? ` <span class="also">also: ${also.map(esc).join(", ")}</span>` : ""}${lts.length > 1 ? ` <span class="also">(${lts.length} processes in range; the last one shown)</span>` : ""}</span>
-      <dl>${items.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join("")}</dl>`;
+      <dl>${items.map(([k, v]) => `<div><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join("")}</dl>${whereOf(last)}`;
+  };
+  // Where it grows: the heap sites and goroutine places of the profile
+  // metric set, summed over the process's profiles in range.
+  const place = (s) => `${s.function} ${String(s.file).split("/").slice(-2).join("/")}:${s.line}`;
+  const whereOf = (lt) => {
+    const p = lt.profiles;
+    if (!p) return "";
+    const heap = p.sites.length ? `<div class="sites"><h3>Where the heap grows <small>(${p.profiles} heap profiles)</small></h3><ol>${p.sites.map((s) =>
+      `<li title="${esc(s.stack.join("\n"))}"><b>${esc(fmt.bytes(s.growth))}</b> <span class="share">${Math.round(s.share * 100)} %</span> <code>${esc(place(s))}</code></li>`).join("")}</ol></div>` : "";
+    const g = p.goroutines;
+    // The places that grew are named only when the count climbs: a steady
+    // count has connections and workers coming and going.
+    const gr = g ? `<div class="sites"><h3>Goroutines <small>${Math.round(g.start)} → ${Math.round(g.end)} (${g.growth_per_hour >= 0 ? "+" : ""}${Math.round(g.growth_per_hour)}/h), ${g.leaking ? "climbing" : "not climbing"}</small></h3>${g.leaking ? `<ol>${g.growing.map((s) =>
+      `<li title="${esc(s.stack.join("\n"))}"><b>+${esc(fmt.count(s.growth))}</b> <code>${esc(place(s))}</code></li>`).join("")}</ol>` : ""}</div>` : "";
+    return heap || gr ? `<div class="where" id="where">${heap}${gr}</div>` : "";
   };
   const renderStats = () => {
     const last = (col) => { const c = column(heap, col); for (let i = c.length - 1; i >= 0; i--) if (c[i] != null) return c[i]; return null; };

@@ -11,7 +11,7 @@
 //! ```
 
 use gomon_analyze::fields::{self, heap};
-use gomon_analyze::{Analysis, Thresholds, analyze, lifetimes, live_heap, theil_sen};
+use gomon_analyze::{Analysis, Thresholds, analyze_with_profiles, lifetimes, live_heap, theil_sen};
 use gomon_store::Series;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -97,7 +97,7 @@ pub fn analyse(docs: &[Value]) -> Vec<LifetimeAnalysis> {
     lifetimes(docs)
         .into_iter()
         .map(|lifetime| {
-            let analysis = analyze(&lifetime, &thresholds);
+            let analysis = analyze_with_profiles(&lifetime, docs, &thresholds);
             let ms = |t: f64| (t * 1000.0).round() as i64;
             let from_ms = lifetime.samples.first().map_or(0, |s| ms(s.t));
             let to_ms = lifetime.samples.last().map_or(0, |s| ms(s.t));

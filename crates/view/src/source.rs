@@ -159,8 +159,9 @@ impl Source {
         }
     }
 
-    /// The heap documents an analysis of `address` over `range` reads, and
-    /// the width of their steps (0: the raw rows).
+    /// The heap and profile documents an analysis of `address` over
+    /// `range` reads, and the width of the heap documents' steps (0: the
+    /// raw rows).
     pub async fn analysis_documents(
         &self,
         address: &str,
@@ -174,6 +175,27 @@ impl Source {
             return Ok((0, docs));
         }
         let series = self.heap_series(address, range, ANALYSIS_POINTS).await?;
-        Ok((series.step_ms, documents_from_series(address, &series)))
+        let mut docs = documents_from_series(address, &series);
+        docs.extend(self.profiles(address, range).await?);
+        Ok((series.step_ms, docs))
+    }
+
+    /// The profile documents of `address` in `range`, newest first (at most
+    /// `fields::profile::MAX_READ`), with what the analysis reads of them.
+    pub async fn profiles(
+        &self,
+        address: &str,
+        range: TimeRange,
+    ) -> Result<Vec<Value>, SourceError> {
+        match self {
+            Source::Store(reader) => {
+                let address = address.to_owned();
+                Self::blocking(reader, move |r| {
+                    r.profiles(&address, range, gomon_analyze::fields::profile::MAX_READ)
+                })
+                .await
+            }
+            Source::Cluster(cluster) => cluster.profiles(address, range).await,
+        }
     }
 }

@@ -1,17 +1,13 @@
 //! Profile documents from Elasticsearch/OpenSearch for `gomon analyze`:
 //! few (one per target per `profile.period`) and small once their source
 //! is trimmed to what the analysis reads, so they are searched as
-//! documents, newest first, at most [`MAX_PROFILES`] per target.
+//! documents, newest first, at most `fields::profile::MAX_READ` per target.
 
-use gomon_analyze::fields::{METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, profile};
+use gomon_analyze::fields::{SERVICE_ADDRESS, TIMESTAMP, profile};
 use gomon_sink::Cluster;
 use serde_json::{Value, json};
 
 use super::{HistoryQuery, base_filter, search};
-
-/// Most profile documents read per target (33 hours at the default
-/// one-minute period).
-pub(super) const MAX_PROFILES: usize = 2_000;
 
 /// The profile documents of `address` in `pattern`, oldest first, with the
 /// fields the analysis reads (sites, goroutine counts and places).
@@ -32,12 +28,10 @@ pub(super) async fn profile_documents(
         cluster,
         pattern,
         json!({
-            "size": MAX_PROFILES,
+            "size": profile::MAX_READ,
             "query": {"bool": {"filter": filter}},
             "sort": [{TIMESTAMP: "desc"}],
-            "_source": [TIMESTAMP, METRICSET_NAME, SERVICE_ADDRESS,
-                        profile::HEAP_BASIS, profile::HEAP_SITES, profile::HEAP_GROWTH_BYTES,
-                        profile::GOROUTINES_COUNT, profile::GOROUTINES_GROWING],
+            "_source": profile::READ,
         }),
     )
     .await?;

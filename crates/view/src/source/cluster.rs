@@ -16,7 +16,7 @@
 //! per bucket (`top_hits` of size 1, only the fields needed).
 
 use gomon_analyze::fields::{
-    ERROR_MESSAGE, EVENT_DATASET, GOLANG, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, heap,
+    ERROR_MESSAGE, EVENT_DATASET, GOLANG, METRICSET_NAME, SERVICE_ADDRESS, TIMESTAMP, heap, profile,
 };
 use gomon_sink::Cluster;
 use gomon_store::schema::{Combine, extra, heap_fields};
@@ -63,6 +63,41 @@ impl ClusterSource {
     }
 
     async fn search(&self, what: impl Fn() -> String, body: Value) -> Result<Value, SourceError> {
+        self.search_for(what, body, true).await
+    }
+
+    /// The profile documents of `address` in `range` (with what the
+    /// analysis reads of them), at most `fields::profile::MAX_READ`, newest first.
+    pub async fn profiles(
+        &self,
+        address: &str,
+        range: TimeRange,
+    ) -> Result<Vec<Value>, SourceError> {
+        let body = json!({
+            "size": profile::MAX_READ,
+            "query": {"bool": {"filter": [
+                {"term": {METRICSET_NAME: "profile"}},
+                {"term": {SERVICE_ADDRESS: address}},
+                time_filter(range),
+            ]}},
+            "sort": [{TIMESTAMP: "desc"}],
+            "_source": profile::READ,
+        });
+        let answer = self
+            .search_for(|| format!("profile documents of {address}"), body, false)
+            .await?;
+        Ok(answer["hits"]["hits"]
+            .as_array()
+            .map(|hits| hits.iter().map(|h| h["_source"].clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn search_for(
+        &self,
+        what: impl Fn() -> String,
+        body: Value,
+        aggregations: bool,
+    ) -> Result<Value, SourceError> {
         let server = self.cluster.url();
         let failed = |reason: String| SourceError::Cluster {
             server: server.to_owned(),
@@ -86,7 +121,7 @@ impl ClusterSource {
         // No index matches the pattern yet (nothing written): no shards
         // searched and no aggregations, which is an empty answer.
         let searched = answer["_shards"]["total"].as_u64().unwrap_or(0);
-        if !answer["aggregations"].is_object() && searched > 0 {
+        if aggregations && !answer["aggregations"].is_object() && searched > 0 {
             return Err(failed(format!(
                 "an answer without aggregations: {}",
                 truncated(&answer.to_string())
