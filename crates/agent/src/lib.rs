@@ -277,28 +277,42 @@ async fn run_target(
         };
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
         for event in events {
-            let failed = event.error.is_some();
-            let counter = if failed {
-                &counters.failures
-            } else {
-                &counters.success
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            counters.events.fetch_add(1, Ordering::Relaxed);
-            // The live copy costs a clone: only when someone listens.
-            if tap.receiver_count() > 0 {
-                let _ = tap.send(Arc::new(event.clone()));
-            }
-            // Back-pressure: a full queue slows the fetchers, never grows memory.
-            if tx.send(event).await.is_err() {
+            if !publish(event, &counters, &registry, &tap, &tx).await {
                 return;
             }
-            registry.produced.fetch_add(1, Ordering::Relaxed);
         }
         let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
         counters.skipped.fetch_add(skipped, Ordering::Relaxed);
         due = next;
     }
+}
+
+/// Counts `event` for its target, hands a copy to live listeners, and
+/// queues it; `false` when the queue is gone (the agent stops).
+async fn publish(
+    event: Event,
+    counters: &selfmon::TargetCounters,
+    registry: &Registry,
+    tap: &broadcast::Sender<Arc<Event>>,
+    tx: &mpsc::Sender<Event>,
+) -> bool {
+    let counter = if event.golang.is_none() {
+        &counters.failures
+    } else {
+        &counters.success
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    counters.events.fetch_add(1, Ordering::Relaxed);
+    // The live copy costs a clone: only when someone listens.
+    if tap.receiver_count() > 0 {
+        let _ = tap.send(Arc::new(event.clone()));
+    }
+    // Back-pressure: a full queue slows the fetchers, never grows memory.
+    if tx.send(event).await.is_err() {
+        return false;
+    }
+    registry.produced.fetch_add(1, Ordering::Relaxed);
+    true
 }
 
 /// The `profile` metric set of one target: its own period, the same queue.
@@ -326,21 +340,10 @@ async fn run_profiles(
             event = task.fetch_once(&client) => event,
             _ = stop.changed() => return,
         };
-        if let Some(event) = event {
-            let counter = if event.golang.is_none() {
-                &counters.failures
-            } else {
-                &counters.success
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            counters.events.fetch_add(1, Ordering::Relaxed);
-            if tap.receiver_count() > 0 {
-                let _ = tap.send(Arc::new(event.clone()));
-            }
-            if tx.send(event).await.is_err() {
-                return;
-            }
-            registry.produced.fetch_add(1, Ordering::Relaxed);
+        if let Some(event) = event
+            && !publish(event, &counters, &registry, &tap, &tx).await
+        {
+            return;
         }
         let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
         counters.skipped.fetch_add(skipped, Ordering::Relaxed);

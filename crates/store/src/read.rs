@@ -64,6 +64,22 @@ fn sql_f64(value: &Sql) -> Option<f64> {
     }
 }
 
+/// A row of `expvar` or `profile` (address, time, two text columns) as its document.
+type RowDocument = fn(&str, i64, Option<&str>, Option<&str>) -> Value;
+
+fn expvar_row(address: &str, ts: i64, namespace: Option<&str>, doc: Option<&str>) -> Value {
+    expvar_document(
+        address,
+        ts,
+        namespace.unwrap_or_default(),
+        doc.unwrap_or("{}"),
+    )
+}
+
+fn profile_row(address: &str, ts: i64, doc: Option<&str>, error: Option<&str>) -> Value {
+    profile_document(address, ts, doc, error)
+}
+
 impl Reader {
     /// Opens an existing store.
     pub fn open(path: &Path) -> Result<Reader, StoreError> {
@@ -323,40 +339,26 @@ impl Reader {
                     heap_document(&address, ts, cmdline.as_deref(), error.as_deref(), &values),
                 ));
             }
-            let expvar_sql = format!(
-                "SELECT t.address, e.ts, e.namespace, e.doc FROM expvar e JOIN targets t ON t.id = e.target
-                 WHERE e.ts >= ?1 AND e.ts < ?2 {filter}"
-            );
-            let mut stmt = conn.prepare(&expvar_sql)?;
-            let mut rows = match address {
-                Some(a) => stmt.query(params![range.from_ms, range.to_ms, a])?,
-                None => stmt.query(params![range.from_ms, range.to_ms])?,
-            };
-            while let Some(r) = rows.next()? {
-                let address: String = r.get(0)?;
-                let ts: i64 = r.get(1)?;
-                let namespace: String = r.get(2)?;
-                let doc: String = r.get(3)?;
-                docs.push((ts, expvar_document(&address, ts, &namespace, &doc)));
-            }
-            let profile_sql = format!(
-                "SELECT t.address, p.ts, p.doc, p.error FROM profile p JOIN targets t ON t.id = p.target
-                 WHERE p.ts >= ?1 AND p.ts < ?2 {filter}"
-            );
-            let mut stmt = conn.prepare(&profile_sql)?;
-            let mut rows = match address {
-                Some(a) => stmt.query(params![range.from_ms, range.to_ms, a])?,
-                None => stmt.query(params![range.from_ms, range.to_ms])?,
-            };
-            while let Some(r) = rows.next()? {
-                let address: String = r.get(0)?;
-                let ts: i64 = r.get(1)?;
-                let doc: Option<String> = r.get(2)?;
-                let error: Option<String> = r.get(3)?;
-                docs.push((
-                    ts,
-                    profile_document(&address, ts, doc.as_deref(), error.as_deref()),
-                ));
+            // Expvar and profile rows: (address, ts, two text columns).
+            for (table, texts, document) in [
+                ("expvar", "x.namespace, x.doc", expvar_row as RowDocument),
+                ("profile", "x.doc, x.error", profile_row),
+            ] {
+                let sql = format!(
+                    "SELECT t.address, x.ts, {texts} FROM {table} x JOIN targets t ON t.id = x.target
+                     WHERE x.ts >= ?1 AND x.ts < ?2 {filter}"
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let mut rows = match address {
+                    Some(a) => stmt.query(params![range.from_ms, range.to_ms, a])?,
+                    None => stmt.query(params![range.from_ms, range.to_ms])?,
+                };
+                while let Some(r) = rows.next()? {
+                    let address: String = r.get(0)?;
+                    let ts: i64 = r.get(1)?;
+                    let (a, b): (Option<String>, Option<String>) = (r.get(2)?, r.get(3)?);
+                    docs.push((ts, document(&address, ts, a.as_deref(), b.as_deref())));
+                }
             }
             docs.sort_by_key(|(ts, _)| *ts);
             Ok(docs.into_iter().map(|(_, d)| d).collect())
