@@ -59,7 +59,18 @@ pub(crate) async fn run(
         agent.output_description()
     );
     let (stop_tx, stop_rx) = watch::channel(false);
-    let running = tokio::spawn(agent.run(stop_rx));
+    let running = tokio::spawn(agent.run(stop_rx.clone()));
+    // The picture while it runs: the view of the demo's store.
+    let view = match crate::view::for_demo(&store, stop_rx).await {
+        Ok((url, server)) => {
+            println!("gomon demo: charts live at {url} while the demo runs");
+            Some(server)
+        }
+        Err(e) => {
+            println!("gomon demo: no live charts ({e}); the data stays in the store");
+            None
+        }
+    };
 
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
     let started = tokio::time::Instant::now();
@@ -93,6 +104,9 @@ pub(crate) async fn run(
     let summary = running
         .await
         .map_err(|e| format!("agent stopped unexpectedly: {e}"))?;
+    if let Some(view) = view {
+        let _ = view.await;
+    }
     for app in apps {
         app.stop().await;
     }

@@ -153,6 +153,41 @@ async fn start(
     Ok(server)
 }
 
+/// The demo's view of its store while it runs, on loopback: the default
+/// address, or a free port when that one is taken. Returns the page's URL.
+pub(crate) async fn for_demo(
+    store: &Path,
+    stop: watch::Receiver<bool>,
+) -> Result<(String, JoinHandle<Result<(), gomon_view::ViewError>>), String> {
+    let path = store.join(gomon_store::DEFAULT_FILE);
+    let mut waited = Duration::ZERO;
+    let open = || {
+        Reader::open(&path)
+            .map(Source::store)
+            .map_err(|e| e.to_string())
+    };
+    while !path.is_file() && waited < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += Duration::from_millis(100);
+    }
+    let default: SocketAddr = gomon_view::DEFAULT_LISTEN
+        .parse()
+        .map_err(|e| format!("{}: {e}", gomon_view::DEFAULT_LISTEN))?;
+    let served = match gomon_view::serve(default, open()?, Default::default(), stop.clone()).await {
+        Ok(served) => served,
+        // Taken (another view, another demo): any free loopback port.
+        Err(_) => gomon_view::serve(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            open()?,
+            Default::default(),
+            stop,
+        )
+        .await
+        .map_err(|e| e.to_string())?,
+    };
+    Ok((format!("http://{}/", served.0), served.1))
+}
+
 /// `gomon view`: serves until `until` resolves (Ctrl-C or SIGTERM).
 pub(crate) async fn run(
     request: Request,

@@ -42,13 +42,43 @@ fn the_articles_config_checks_and_its_malformed_snippet_is_refused_with_line_and
 
 #[test]
 fn demo_builds_monitors_and_stops_the_example_apps() {
+    use std::io::{BufRead, BufReader};
     let data = temp_dir("demo");
-    let output = gomon()
-        .args(["demo", "--duration", "4s", "--data"])
+    let mut child = gomon()
+        .args(["demo", "--duration", "6s", "--data"])
         .arg(&data)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let (stdout, stderr) = text(&output);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    // While it runs, the demo's charts are served on loopback.
+    let url = loop {
+        let line = lines
+            .next()
+            .unwrap_or_else(|| panic!("no live charts line: {seen:?}"))
+            .unwrap();
+        seen.push(line.clone());
+        if let Some(rest) = line.strip_prefix("gomon demo: charts live at ") {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let started = std::time::Instant::now();
+    let listed = loop {
+        let targets = gomon_testrig::http::json("GET", &format!("{url}api/targets"), None);
+        let n = targets["targets"].as_array().map_or(0, Vec::len);
+        if n == 6 || started.elapsed() > std::time::Duration::from_secs(5) {
+            break n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(listed, 6, "the six example apps in the live view");
+    seen.extend(lines.map_while(Result::ok));
+    let output = child.wait_with_output().unwrap();
+    let stdout = seen.join("\n");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(output.status.success(), "{stdout}\n{stderr}");
     for app in [
         "steady",
