@@ -1,8 +1,9 @@
 //! The `profile` metric set as a user runs it: `gomon run` with profiles on
 //! real Go programs into the embedded store, Elasticsearch and OpenSearch
 //! at once, then `gomon analyze` on each: the leak named at its line, the
-//! goroutine leak named at its stack, nothing named for the steady
-//! program, and a program without `net/http/pprof` reported once.
+//! goroutine leak named at its stack, nothing named for the steady program
+//! and for the cache that fills then levels off, and a program without
+//! `net/http/pprof` reported once.
 
 use std::process::Stdio;
 
@@ -76,21 +77,24 @@ fn check(source: &str, by_program: &std::collections::BTreeMap<String, Value>) {
         piled["summary"]
     );
 
-    let calm = &by_program["steady"];
-    for verdict in calm["verdicts"].as_array().unwrap() {
+    for program in ["steady", "cache"] {
+        let calm = &by_program[program];
+        for verdict in calm["verdicts"].as_array().unwrap() {
+            assert!(
+                verdict != "leak" && verdict != "goroutine-leak",
+                "{source} {program}: {calm:#}"
+            );
+        }
         assert!(
-            verdict != "leak" && verdict != "goroutine-leak",
-            "{source}: {calm:#}"
+            !calm["summary"].as_str().unwrap().contains("growing at"),
+            "{source} {program}: {calm:#}"
+        );
+        assert!(
+            calm["profiles"]["profiles"].as_u64().unwrap() >= 5,
+            "{source} {program}"
         );
     }
-    assert!(
-        !calm["summary"].as_str().unwrap().contains("growing at"),
-        "{source}: {calm:#}"
-    );
-    assert!(
-        calm["profiles"]["profiles"].as_u64().unwrap() >= 5,
-        "{source}"
-    );
+    assert_eq!(by_program["cache"]["verdict"], "plateau", "{source}");
 }
 
 #[test]
@@ -99,6 +103,7 @@ fn profiles_say_where_from_the_store_elasticsearch_and_opensearch() {
         GoApp::start(AppKind::Leaking, &["-leak-bytes", "262144"]),
         GoApp::start(AppKind::GoroutineLeak, &[]),
         GoApp::start(AppKind::Steady, &[]),
+        GoApp::start(AppKind::Cache, &[]),
     ];
     let bare = GoApp::start(AppKind::Steady, &["-pprof=false"]);
     let dir = temp_dir("profiles");
@@ -133,12 +138,13 @@ fn profiles_say_where_from_the_store_elasticsearch_and_opensearch() {
         .unwrap();
         runs.push((file, Some((engine.clone(), index))));
     }
-    // The three agents run side by side on the same programs.
+    // The three agents run side by side on the same programs, two minutes:
+    // the cache fills for about 70 s, then levels off.
     let children: Vec<_> = runs
         .iter()
         .map(|(file, _)| {
             gomon()
-                .args(["run", "--duration", "60s", "-c"])
+                .args(["run", "--duration", "120s", "-c"])
                 .arg(file)
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

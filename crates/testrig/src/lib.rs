@@ -63,15 +63,18 @@ pub enum AppKind {
     GcHeavy,
     /// Starts goroutines that block forever under a steady load: a goroutine leak.
     GoroutineLeak,
+    /// Fills a bounded cache, then levels off: a plateau, not a leak.
+    Cache,
 }
 
 impl AppKind {
     /// Every example app.
-    pub const ALL: [AppKind; 4] = [
+    pub const ALL: [AppKind; 5] = [
         AppKind::Steady,
         AppKind::Leaking,
         AppKind::GcHeavy,
         AppKind::GoroutineLeak,
+        AppKind::Cache,
     ];
 
     /// The command's directory name under `examples/go` (also its binary name).
@@ -81,6 +84,7 @@ impl AppKind {
             AppKind::Leaking => "leaking",
             AppKind::GcHeavy => "gcheavy",
             AppKind::GoroutineLeak => "goroutineleak",
+            AppKind::Cache => "cache",
         }
     }
 }
