@@ -98,11 +98,9 @@ fn print_explanation(e: &Explanation) {
             );
             for place in g.growing.iter().take(5) {
                 println!(
-                    "  {:>+8}  {} {}:{} ({} now)",
+                    "  {:>+8}  {} ({} now)",
                     place.growth.unwrap_or(0),
-                    place.function,
-                    short(&place.file),
-                    place.line,
+                    place.stack.first().unwrap_or(&place.function),
                     place.count
                 );
             }
@@ -110,11 +108,6 @@ fn print_explanation(e: &Explanation) {
         (None, Some(error)) => println!("Goroutines: not compared: {error}"),
         (None, None) => {}
     }
-}
-
-fn short(file: &str) -> String {
-    let parts: Vec<&str> = file.rsplit('/').take(2).collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// The verdict of the stored history of `target`, as `gomon analyze --target` gives it.

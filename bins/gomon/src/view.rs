@@ -160,20 +160,23 @@ pub(crate) async fn for_demo(
     stop: watch::Receiver<bool>,
 ) -> Result<(String, JoinHandle<Result<(), gomon_view::ViewError>>), String> {
     let path = store.join(gomon_store::DEFAULT_FILE);
-    let mut waited = Duration::ZERO;
+    let first = store_once_created(&path).await.map_err(|e| e.to_string())?;
     let open = || {
         Reader::open(&path)
             .map(Source::store)
             .map_err(|e| e.to_string())
     };
-    while !path.is_file() && waited < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        waited += Duration::from_millis(100);
-    }
     let default: SocketAddr = gomon_view::DEFAULT_LISTEN
         .parse()
         .map_err(|e| format!("{}: {e}", gomon_view::DEFAULT_LISTEN))?;
-    let served = match gomon_view::serve(default, open()?, Default::default(), stop.clone()).await {
+    let served = match gomon_view::serve(
+        default,
+        Source::store(first),
+        Default::default(),
+        stop.clone(),
+    )
+    .await
+    {
         Ok(served) => served,
         // Taken (another view, another demo): any free loopback port.
         Err(_) => gomon_view::serve(
@@ -240,17 +243,24 @@ pub(crate) async fn beside_agent(
         );
     }
     let path = gomon_agent::import::store_file(Some(config), data);
+    let reader = store_once_created(&path)
+        .await
+        .map_err(|e| format!("--view: {e}"))?;
+    start(options.listen, Source::store(reader), access, stop)
+        .await
+        .map(Some)
+}
+
+/// The store at `path`, waiting up to 10 s for the agent beside to create it.
+async fn store_once_created(path: &Path) -> Result<Reader, StoreError> {
     let mut waited = Duration::ZERO;
-    let reader = loop {
-        match Reader::open(&path) {
+    loop {
+        match Reader::open(path) {
             Err(StoreError::Missing(_)) if waited < Duration::from_secs(10) => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 waited += Duration::from_millis(100);
             }
-            other => break other.map_err(|e| format!("--view: {e}"))?,
+            other => return other,
         }
-    };
-    start(options.listen, Source::store(reader), access, stop)
-        .await
-        .map(Some)
+    }
 }

@@ -104,6 +104,33 @@ fn parse(bytes: &[u8], url: &str, goroutines: bool) -> Result<Profile, ExplainEr
     })
 }
 
+/// A heap profile of `target` and the columns compared ([`HEAP`]).
+async fn heap_profile(
+    client: &ExpvarClient,
+    target: &Target,
+) -> Result<(Profile, Vec<usize>), ExplainError> {
+    let url = target.to_string();
+    let profile = parse(&fetch(client, target).await?, &url, false)?;
+    let columns = profile
+        .require(&HEAP)
+        .map_err(|source| ExplainError::Profile { url, source })?;
+    Ok((profile, columns))
+}
+
+/// A goroutine profile of `target`, compared with the previous one `state` holds.
+async fn goroutines(
+    client: &ExpvarClient,
+    target: &Target,
+    state: &mut ProfileState,
+    top: usize,
+) -> Result<GoroutineProfile, ExplainError> {
+    let url = target.to_string();
+    let profile = parse(&fetch(client, target).await?, &url, true)?;
+    state
+        .goroutines(&profile, Instant::now(), top)
+        .map_err(|source| ExplainError::Profile { url, source })
+}
+
 /// Takes the heap and goroutine profiles of `request.target` twice,
 /// `request.window` apart, and compares them.
 pub async fn explain(request: &ExplainRequest) -> Result<Explanation, ExplainError> {
@@ -115,66 +142,30 @@ pub async fn explain(request: &ExplainRequest) -> Result<Explanation, ExplainErr
     ))?;
     let goroutine = base.with_path(&format!("{prefix}/goroutine"))?;
     let client = ExpvarClient::new(ClientConfig::default());
-    let heap_url = heap.to_string();
-    let goroutine_url = goroutine.to_string();
 
-    let first = parse(&fetch(&client, &heap).await?, &heap_url, false)?;
-    let columns = first
-        .require(&HEAP)
-        .map_err(|source| ExplainError::Profile {
-            url: heap_url.clone(),
-            source,
-        })?;
+    let first = heap_profile(&client, &heap).await?;
     let mut goroutine_state = ProfileState::new();
     let started = Instant::now();
-    let goroutines_before = match fetch(&client, &goroutine).await {
-        Ok(bytes) => parse(&bytes, &goroutine_url, true)
-            .and_then(|p| {
-                goroutine_state
-                    .goroutines(&p, started, request.top)
-                    .map_err(|source| ExplainError::Profile {
-                        url: goroutine_url.clone(),
-                        source,
-                    })
-            })
-            .map(|_| ()),
-        Err(e) => Err(e),
-    };
+    let before = goroutines(&client, &goroutine, &mut goroutine_state, request.top).await;
     tokio::time::sleep(request.window).await;
-    let second = parse(&fetch(&client, &heap).await?, &heap_url, false)?;
-    let columns_now = second
-        .require(&HEAP)
-        .map_err(|source| ExplainError::Profile {
-            url: heap_url.clone(),
-            source,
-        })?;
+    let second = heap_profile(&client, &heap).await?;
     let window = started.elapsed();
     // The second profile's columns, compared with the first's values per stack.
-    let d = delta(&second, &columns_now, &Baseline::of(&first, &columns));
-    let unchanged = d.growth.iter().all(|g| *g == 0)
-        && d.samples
-            .iter()
-            .all(|s| s.values[2..].iter().all(|g| *g == 0));
+    let d = delta(&second.0, &second.1, &Baseline::of(&first.0, &first.1));
+    let unchanged = d.is_unchanged();
     let (rows, total) = top_functions(&d.samples, 2);
     let sites = top_sites(&d.samples, 2, request.top);
-    let (goroutines, goroutine_error) = match goroutines_before {
+    let after = match before {
+        Ok(_) => goroutines(&client, &goroutine, &mut goroutine_state, request.top).await,
+        Err(e) => Err(e),
+    };
+    let (goroutines, goroutine_error) = match after {
+        Ok(g) => (Some(g), None),
         Err(e) => (None, Some(e.to_string())),
-        Ok(()) => match fetch(&client, &goroutine).await.and_then(|bytes| {
-            let p = parse(&bytes, &goroutine_url, true)?;
-            goroutine_state
-                .goroutines(&p, Instant::now(), request.top)
-                .map_err(|source| ExplainError::Profile {
-                    url: goroutine_url.clone(),
-                    source,
-                })
-        }) {
-            Ok(g) => (Some(g), None),
-            Err(e) => (None, Some(e.to_string())),
-        },
     };
     Ok(Explanation {
         heap: HeapComparison {
-            url: heap_url,
+            url: heap.to_string(),
             window,
             rows,
             total,

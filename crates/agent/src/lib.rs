@@ -258,17 +258,9 @@ async fn run_target(
 ) {
     let name = task.heap_target.to_string();
     let counters = registry.target(&name);
-    let period = task.period;
-    let mut due = tokio::time::Instant::now() + schedule::start_offset(period, &name);
+    let mut ticks = Ticks::new(task.period, &name);
     let mut health = TargetHealth::Unknown;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(due) => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
+    while ticks.wait(&mut stop).await {
         // A stop in the middle of a fetch (a slow target has up to its
         // timeout) ends the task at once; the unfinished fetch has no document.
         let events = tokio::select! {
@@ -281,9 +273,41 @@ async fn run_target(
                 return;
             }
         }
-        let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
+        ticks.advance(&counters);
+    }
+}
+
+/// One task's beat: due times on its period from a random start offset,
+/// ticks it overran skipped and counted ([`schedule::next_due`]).
+struct Ticks {
+    due: tokio::time::Instant,
+    period: std::time::Duration,
+}
+
+impl Ticks {
+    fn new(period: std::time::Duration, name: &str) -> Ticks {
+        Ticks {
+            due: tokio::time::Instant::now() + schedule::start_offset(period, name),
+            period,
+        }
+    }
+
+    /// Waits for the next due time; `false` once `stop` says stop.
+    async fn wait(&self, stop: &mut watch::Receiver<bool>) -> bool {
+        tokio::select! {
+            _ = tokio::time::sleep_until(self.due) => {}
+            _ = stop.changed() => return false,
+        }
+        !*stop.borrow()
+    }
+
+    /// After the fetch that was due: the next due time, counting the
+    /// ticks that passed meanwhile as skipped.
+    fn advance(&mut self, counters: &selfmon::TargetCounters) {
+        let (next, skipped) =
+            schedule::next_due(self.due, tokio::time::Instant::now(), self.period);
         counters.skipped.fetch_add(skipped, Ordering::Relaxed);
-        due = next;
+        self.due = next;
     }
 }
 
@@ -326,16 +350,8 @@ async fn run_profiles(
 ) {
     let name = task.heap_url();
     let counters = registry.target(&name);
-    let period = task.period();
-    let mut due = tokio::time::Instant::now() + schedule::start_offset(period, &name);
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(due) => {}
-            _ = stop.changed() => return,
-        }
-        if *stop.borrow() {
-            return;
-        }
+    let mut ticks = Ticks::new(task.period(), &name);
+    while ticks.wait(&mut stop).await {
         let event = tokio::select! {
             event = task.fetch_once(&client) => event,
             _ = stop.changed() => return,
@@ -345,9 +361,7 @@ async fn run_profiles(
         {
             return;
         }
-        let (next, skipped) = schedule::next_due(due, tokio::time::Instant::now(), period);
-        counters.skipped.fetch_add(skipped, Ordering::Relaxed);
-        due = next;
+        ticks.advance(&counters);
     }
 }
 

@@ -132,7 +132,7 @@ impl ProfileTask {
         let parsed = tokio::task::spawn_blocking(move || {
             let limits = Limits::default();
             let heap = match heap {
-                Ok(body) => parse_heap(&body.bytes, &limits)
+                Ok(body) => gomon_pprof::parse(&body.bytes, &limits)
                     .and_then(|p| state.heap(&p, at, top))
                     .map_err(|e| Failure::Other(format!("{heap_url}: heap profile: {e}"))),
                 Err(e) => Err(failure(e)),
@@ -218,10 +218,6 @@ fn failure(error: FetchError) -> Failure {
         } => Failure::Missing(target),
         other => Failure::Other(other.to_string()),
     }
-}
-
-fn parse_heap(bytes: &[u8], limits: &Limits) -> Result<gomon_pprof::Profile, ProfileError> {
-    gomon_pprof::parse(bytes, limits)
 }
 
 /// The protobuf, or the `?debug=1` text where that is what is served.

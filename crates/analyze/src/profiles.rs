@@ -46,15 +46,13 @@ pub struct GrowingSite {
 }
 
 impl GrowingSite {
-    /// `function file:line` with the short file, as the summary prints it.
+    /// `function file:line` with the short file, as the summary prints it:
+    /// the first frame of the stack the profile wrote, else the function.
     pub fn label(&self) -> String {
-        let short: Vec<&str> = self.file.rsplit('/').take(2).collect();
-        let short: Vec<&str> = short.into_iter().rev().collect();
-        if self.file.is_empty() {
-            self.function.clone()
-        } else {
-            format!("{} {}:{}", self.function, short.join("/"), self.line)
-        }
+        self.stack
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.function.clone())
     }
 }
 

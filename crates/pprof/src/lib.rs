@@ -439,6 +439,20 @@ pub struct Delta {
     pub growth: Vec<i64>,
 }
 
+impl Delta {
+    /// Whether nothing changed at all (every stack and every total grew by
+    /// zero): Go updates the heap profile only when a GC cycle completes,
+    /// so two profiles with no collection between them are the same.
+    pub fn is_unchanged(&self) -> bool {
+        let width = self.growth.len();
+        self.growth.iter().all(|g| *g == 0)
+            && self
+                .samples
+                .iter()
+                .all(|s| s.values[width..].iter().all(|g| *g == 0))
+    }
+}
+
 /// The growth of `profile` since `base` (see [`Delta`]). `columns` must be
 /// the columns `base` was made with, in the same order.
 pub fn delta(profile: &Profile, columns: &[usize], base: &Baseline) -> Delta {

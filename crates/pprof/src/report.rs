@@ -259,73 +259,64 @@ impl ProfileState {
             self.heap = None;
             self.heap_at = None;
         }
-        if let (Some(base), Some(then)) = (&self.heap, self.heap_at) {
-            let d = delta(profile, &columns, base);
-            let width = columns.len();
-            let still = d.growth.iter().all(|g| *g == 0)
-                && d.samples
-                    .iter()
-                    .all(|s| s.values[width..].iter().all(|g| *g == 0));
-            if still {
-                let zero = Some(Amount {
-                    bytes: 0,
-                    objects: 0,
-                });
-                return Ok(HeapProfile {
-                    basis: Basis::Unchanged,
-                    window: Some(Seconds {
-                        sec: at.saturating_duration_since(then).as_secs_f64(),
-                    }),
-                    inuse,
-                    growth: zero,
-                    allocated: zero,
-                    sites: Vec::new(),
-                    object_sites: Vec::new(),
-                    top: None,
-                });
-            }
-        }
-        let previous = self.heap.replace(Baseline::of(profile, &columns));
-        let window = self.heap_at.replace(at).map(|then| Seconds {
+        let (Some(base), Some(then)) = (&self.heap, self.heap_at) else {
+            // Nothing to compare with: what is in use, ranked.
+            self.heap = Some(Baseline::of(profile, &columns));
+            self.heap_at = Some(at);
+            let samples = select(profile, &columns);
+            let now = |v: &[i64]| (Some(amount(v, 0)), None);
+            return Ok(HeapProfile {
+                basis: Basis::First,
+                window: None,
+                inuse,
+                growth: None,
+                allocated: None,
+                sites: heap_sites(&samples, 0, top, now),
+                object_sites: heap_sites(&samples, 1, top, now),
+                top: None,
+            });
+        };
+        let window = Some(Seconds {
             sec: at.saturating_duration_since(then).as_secs_f64(),
         });
-        Ok(match previous {
-            None => {
-                let samples = select(profile, &columns);
-                let now = |v: &[i64]| (Some(amount(v, 0)), None);
-                HeapProfile {
-                    basis: Basis::First,
-                    window: None,
-                    inuse,
-                    growth: None,
-                    allocated: None,
-                    sites: heap_sites(&samples, 0, top, now),
-                    object_sites: heap_sites(&samples, 1, top, now),
-                    top: None,
-                }
-            }
-            Some(base) => {
-                let d = delta(profile, &columns, &base);
-                let both = |v: &[i64]| (Some(amount(v, 0)), Some(amount(v, 4)));
-                HeapProfile {
-                    basis: Basis::Previous,
-                    window,
-                    inuse,
-                    growth: Some(Amount {
-                        bytes: d.growth[0],
-                        objects: d.growth[1],
-                    }),
-                    allocated: Some(Amount {
-                        bytes: d.growth[2],
-                        objects: d.growth[3],
-                    }),
-                    sites: heap_sites(&d.samples, 4, top, both),
-                    object_sites: heap_sites(&d.samples, 5, top, both),
-                    top: None,
-                }
-                .with_top()
-            }
-        })
+        let d = delta(profile, &columns, base);
+        if d.is_unchanged() {
+            // The baseline stays: the next growth counts from the last change.
+            let zero = Some(Amount {
+                bytes: 0,
+                objects: 0,
+            });
+            return Ok(HeapProfile {
+                basis: Basis::Unchanged,
+                window,
+                inuse,
+                growth: zero,
+                allocated: zero,
+                sites: Vec::new(),
+                object_sites: Vec::new(),
+                top: None,
+            });
+        }
+        self.heap = Some(Baseline::of(profile, &columns));
+        self.heap_at = Some(at);
+        let both = |v: &[i64]| (Some(amount(v, 0)), Some(amount(v, 4)));
+        Ok(HeapProfile {
+            basis: Basis::Previous,
+            window,
+            inuse,
+            growth: Some(Amount {
+                bytes: d.growth[0],
+                objects: d.growth[1],
+            }),
+            allocated: Some(Amount {
+                bytes: d.growth[2],
+                objects: d.growth[3],
+            }),
+            sites: heap_sites(&d.samples, 4, top, both),
+            object_sites: heap_sites(&d.samples, 5, top, both),
+            top: None,
+        }
+        .with_top())
     }
 
     /// `golang.profile.goroutines` of a goroutine profile taken at `at`,

@@ -335,7 +335,7 @@
   };
   // Where it grows: the heap sites and goroutine places of the profile
   // metric set, summed over the process's profiles in range.
-  const place = (s) => `${s.function} ${String(s.file).split("/").slice(-2).join("/")}:${s.line}`;
+  const place = (s) => s.stack[0] || s.function;
   const whereOf = (lt) => {
     const p = lt.profiles;
     if (!p) return "";
