@@ -358,16 +358,16 @@ async fn run(
         );
     }
     let self_addr = served.map(|s| s.addr);
-    let targets: Vec<String> = config
+    let targets: Vec<&String> = config
         .modules
         .iter()
         .filter(|m| m.enabled)
-        .flat_map(|m| m.hosts.clone())
+        .flat_map(|m| &m.hosts)
         .collect();
-    tracing::info!(targets = ?targets, output = %agent.output_description(), self_monitoring = ?self_addr, "gomon running");
+    let listed = targets_line(&targets);
+    tracing::info!(targets = targets.len(), listed = %listed, output = %agent.output_description(), self_monitoring = ?self_addr, "gomon running");
     eprintln!(
-        "gomon: monitoring {} → {}{}",
-        targets.join(", "),
+        "gomon: monitoring {listed} → {}{}",
         agent.output_description(),
         self_addr
             .map(|a| format!(" (own metrics at http://{a}/debug/vars)"))
@@ -631,4 +631,29 @@ async fn setup_dashboards(
         server.url, source.dashboard.id
     );
     Ok(())
+}
+
+/// The targets for the start-up line: all of a few, the first five of a
+/// fleet with how many more ("… and 9995 more (10000 targets)"), each as
+/// written but without credentials.
+fn targets_line(hosts: &[&String]) -> String {
+    const LISTED: usize = 5;
+    let shown: Vec<String> = hosts
+        .iter()
+        .take(if hosts.len() > LISTED + 1 {
+            LISTED
+        } else {
+            hosts.len()
+        })
+        .map(|h| gomon_agent::collect::redact_host(h))
+        .collect();
+    let mut line = shown.join(", ");
+    if shown.len() < hosts.len() {
+        line.push_str(&format!(
+            " and {} more ({} targets)",
+            hosts.len() - shown.len(),
+            hosts.len()
+        ));
+    }
+    line
 }

@@ -25,7 +25,6 @@ use gomon_expvar::{
 };
 use gomon_flatten::{FlattenConfig, FlattenError, Flattener, Mode};
 use gomon_heap::{HeapState, MemStats, MemStatsError};
-use serde_json::Value;
 
 use crate::config::{Config, MetricSet, ModuleConfig, SslConfig};
 use crate::document::{Event, Golang};
@@ -323,9 +322,16 @@ impl TargetTask {
         }
         if let (Some(fetched), Some(flattener)) = (expvar, self.flattener.as_mut()) {
             let golang = match &fetched.result {
-                Ok(snapshot) => Ok(Golang::Expvar(Box::new(
-                    flattener.flatten(snapshot.vars(), fetched.started),
-                ))),
+                Ok(snapshot) => {
+                    // memstats' tree is built only for a document that keeps it.
+                    let memstats = flattener
+                        .wants_memstats()
+                        .then(|| snapshot.memstats_var())
+                        .flatten();
+                    let document =
+                        flattener.flatten_with_memstats(snapshot.vars(), memstats, fetched.started);
+                    Ok(Golang::Expvar(Box::new(document)))
+                }
                 Err(e) => Err(CollectError::Fetch(e.clone())),
             };
             outcomes.push(Outcome {
@@ -344,18 +350,49 @@ impl TargetTask {
     /// previous one.
     fn heap_fields(&mut self, snapshot: &Snapshot, at: Instant) -> Result<Golang, CollectError> {
         let target = || self.heap_target.to_string();
+        // Not an object (a program's own variable of that name) reads as absent.
         let memstats = snapshot
-            .memstats()
+            .memstats_json()
+            .filter(|text| text.starts_with('{'))
             .ok_or_else(|| CollectError::NoMemstats { target: target() })?;
-        let memstats = MemStats::from_json(&Value::Object(memstats.clone())).map_err(|source| {
-            CollectError::MemStats {
+        let memstats =
+            MemStats::from_json_text(memstats).map_err(|source| CollectError::MemStats {
                 target: target(),
                 source,
-            }
-        })?;
+            })?;
         let cmdline = snapshot.cmdline().unwrap_or_default();
         let heap = self.heap.observe(&memstats, &cmdline, at);
         Ok(Golang::Heap(Box::new(heap)))
+    }
+}
+
+/// One target with its state between fetches, as the agent runs it: for
+/// embedding the collection in another program (or measuring it) without
+/// the agent's scheduler and output.
+#[derive(Debug)]
+pub struct Collector {
+    task: TargetTask,
+}
+
+impl Collector {
+    /// One collector per target of `config`'s enabled modules, in order.
+    ///
+    /// # Errors
+    /// A setting the agent cannot run with, named by its key path.
+    pub fn from_config(config: &Config) -> Result<Vec<Collector>, SettingsError> {
+        Ok(target_settings(config)?
+            .into_iter()
+            .map(|settings| Collector {
+                task: TargetTask::new(settings),
+            })
+            .collect())
+    }
+
+    /// One tick: one fetch when both metric sets read the same URL, one
+    /// event per metric set (an error event when its part failed), with
+    /// the interval fields since the previous tick.
+    pub async fn collect(&mut self, client: &ExpvarClient) -> Vec<Event> {
+        self.task.fetch_once(client).await
     }
 }
 
@@ -429,7 +466,7 @@ pub async fn collect_once(
         .as_ref()
         .map_err(|e| CollectError::Fetch(e.clone()))?;
     // A program that publishes no memstats (gomon itself) still has custom variables.
-    let has_memstats = snapshot.memstats().is_some();
+    let has_memstats = snapshot.memstats_json().is_some_and(|t| t.starts_with('{'));
     if !has_memstats && flattener.is_none() {
         return Err(CollectError::NoMemstats {
             target: target.to_string(),
@@ -487,3 +524,9 @@ pub fn service_address(host: &str) -> Result<String, TargetError> {
 
 #[cfg(test)]
 mod tests;
+
+/// A `hosts` entry for messages: as written, with its credentials
+/// (`user:secret@`) replaced by `<redacted>`.
+pub fn redact_host(host: &str) -> String {
+    gomon_net::url::redact_userinfo(host)
+}

@@ -1,14 +1,18 @@
 //! The one queue between the fetchers and the output, and the loop that
 //! empties it.
 //!
-//! **A document is handed to the output as soon as the output is free**:
-//! the loop waits for one document, takes whatever else is already queued
-//! (up to [`BatchPolicy::max`]) and writes that batch at once. There is no
-//! timer to wait for: at a low rate every document is written alone, within
-//! the time of one write; under load batches grow by themselves while the
-//! previous write is in progress. (An earlier design waited up to a second
-//! for a batch to fill and, because its timer restarted on every document,
-//! held documents for as long as they kept arriving.)
+//! **A document is handed to the output within [`BatchPolicy::linger`]
+//! (50 ms) of its arrival, or as soon as the output is free after that**:
+//! the loop waits for one document, lets the batch gather for the linger
+//! time (a fixed window from that first document, never restarted by later
+//! ones), takes whatever is queued (up to [`BatchPolicy::max`]) and writes
+//! that batch at once; under load batches grow by themselves while the
+//! previous write is in progress. The window costs at most 50 ms of
+//! delivery time and saves a wake-up of the writer and a write per
+//! document: at 2,000 documents a second, 20 writes instead of about
+//! 2,000. (An earlier design waited up to a second for a batch to fill
+//! and, because its timer restarted on every document, held documents for
+//! as long as they kept arriving.)
 //!
 //! At shutdown the fetchers stop, the loop writes what is queued, and gives
 //! up on the rest when the drain deadline passes; what it gave up on is
@@ -32,6 +36,10 @@ pub struct BatchPolicy {
     pub max: usize,
     /// Longest the loop goes on writing after the stop signal.
     pub drain: Duration,
+    /// How long a batch gathers after its first document before it is
+    /// written (not restarted by later documents): one write and one wake-up
+    /// for many documents instead of one each.
+    pub linger: Duration,
 }
 
 impl Default for BatchPolicy {
@@ -39,6 +47,7 @@ impl Default for BatchPolicy {
         BatchPolicy {
             max: 500,
             drain: Duration::from_secs(10),
+            linger: Duration::from_millis(50),
         }
     }
 }
@@ -120,6 +129,14 @@ pub async fn drain_queue<W: BatchWriter>(
             () = sleep_until_or_never(deadline) => break,
         };
         let Some(first) = first else { break };
+        // Gather for the linger time unless stopping or the queue already
+        // fills a batch; the senders are not woken for meanwhile.
+        if deadline.is_none() && !policy.linger.is_zero() && rx.len() + 1 < max {
+            tokio::select! {
+                () = tokio::time::sleep(policy.linger) => {}
+                () = stopped(&mut stop) => deadline = Some(Instant::now() + policy.drain),
+            }
+        }
         let mut batch = Vec::with_capacity(max.min(rx.len() + 1));
         batch.push(first);
         while batch.len() < max {
@@ -223,10 +240,10 @@ mod tests {
         }
     }
 
-    /// A steady stream faster than any batch age: one document every 10 ms
-    /// for 5 s. Each is written within the write time of its arrival; the
-    /// held-batch defect (a timer restarted on every document) wrote
-    /// nothing until the stream ended.
+    /// A steady stream: one document every 10 ms for 5 s. Each is written
+    /// within the linger time plus one write of its arrival; the held-batch
+    /// defect (a timer restarted on every document) wrote nothing until the
+    /// stream ended.
     #[tokio::test(start_paused = true)]
     async fn a_steady_stream_is_written_as_it_arrives_not_held_for_a_batch() {
         let (tx, mut rx) = mpsc::channel(1024);
@@ -258,7 +275,7 @@ mod tests {
                 let sent = start + Duration::from_millis(10 * n);
                 let latency = *at - sent;
                 assert!(
-                    latency <= Duration::from_millis(20),
+                    latency <= BatchPolicy::default().linger + Duration::from_millis(20),
                     "document {n} written {latency:?} after it was queued"
                 );
                 seen.push(*n);
@@ -367,6 +384,7 @@ mod tests {
         let policy = BatchPolicy {
             max: 5,
             drain: Duration::from_millis(2000),
+            ..BatchPolicy::default()
         };
         let stopper = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -401,6 +419,7 @@ mod tests {
         let policy = BatchPolicy {
             max: 10,
             drain: Duration::from_secs(3),
+            ..BatchPolicy::default()
         };
         let ended = tokio::time::timeout(
             Duration::from_secs(60),
@@ -426,6 +445,7 @@ mod tests {
         let policy = BatchPolicy {
             max: 2,
             drain: Duration::from_secs(5),
+            ..BatchPolicy::default()
         };
         let started = Instant::now();
         let stopper = tokio::spawn(async move {

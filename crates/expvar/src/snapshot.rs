@@ -4,6 +4,10 @@
 
 use std::time::Duration;
 
+use std::sync::OnceLock;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// Default for how deep objects and arrays may nest; Go's `memstats` needs 3
@@ -73,9 +77,16 @@ pub enum DecodeError {
 /// The decoded variables of one fetch, with what it cost.
 ///
 /// Decoded once; the heap mapper and the flattener both borrow from it.
-#[derive(Debug, Clone, PartialEq)]
+/// `memstats` (most of a body: two 256-entry rings and 61 size classes) is
+/// kept as the JSON text the program wrote, checked but not turned into a
+/// tree: the heap mapper reads it straight into its typed form
+/// ([`memstats_json`](Snapshot::memstats_json)), and the tree is built only
+/// for a caller that asks for it ([`memstats`](Snapshot::memstats)).
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     vars: Map<String, Value>,
+    memstats: Option<Box<RawValue>>,
+    memstats_tree: OnceLock<Option<Value>>,
     body_bytes: usize,
     wire_bytes: usize,
     duration: Duration,
@@ -116,18 +127,28 @@ impl Snapshot {
         // Checked before parsing, iteratively, so the limit (not serde_json's
         // recursion guard, nor the stack) decides, and the error says so.
         check_depth(body, max_depth.min(MAX_DEPTH_CEILING))?;
-        let value: Value = serde_json::from_slice(body).map_err(json_error)?;
-        match value {
-            Value::Object(vars) => Ok(Snapshot {
-                vars,
-                body_bytes: body.len(),
-                wire_bytes: body.len(),
-                duration,
-            }),
-            other => Err(DecodeError::NotAnObject {
-                found: json_type(&other),
-            }),
+        let first = body.iter().find(|b| !is_json_whitespace(**b));
+        if first != Some(&b'{') {
+            // Not an object: parsed whole, so the error is the JSON's own
+            // (truncated, malformed) or names the type found.
+            let value: Value = serde_json::from_slice(body).map_err(json_error)?;
+            return Err(DecodeError::NotAnObject {
+                found: json_type(&value),
+            });
         }
+        let mut parser = serde_json::Deserializer::from_slice(body);
+        let TopLevel { vars, memstats } = parser
+            .deserialize_map(TopLevelVisitor)
+            .and_then(|top| parser.end().map(|()| top))
+            .map_err(json_error)?;
+        Ok(Snapshot {
+            vars,
+            memstats,
+            memstats_tree: OnceLock::new(),
+            body_bytes: body.len(),
+            wire_bytes: body.len(),
+            duration,
+        })
     }
 
     /// Records how many bytes came over the wire (less than
@@ -137,26 +158,54 @@ impl Snapshot {
         self
     }
 
-    /// Every variable, `memstats` and `cmdline` included.
+    /// Every variable but `memstats` (`cmdline` included): `memstats` is
+    /// [`memstats`](Snapshot::memstats) or [`memstats_json`](Snapshot::memstats_json).
     pub fn vars(&self) -> &Map<String, Value> {
         &self.vars
     }
 
-    /// Takes the variables out, for callers that keep them past the snapshot.
+    /// Takes the variables out, for callers that keep them past the
+    /// snapshot: every one, `memstats` included.
     pub fn into_vars(self) -> Map<String, Value> {
-        self.vars
+        let memstats = self.memstats_value();
+        let mut vars = self.vars;
+        if let Some(memstats) = memstats {
+            vars.insert(MEMSTATS.to_owned(), memstats);
+        }
+        vars
     }
 
     /// One variable by its exact name (dots are part of names in expvar:
-    /// `output.events.acked` is one variable).
+    /// `output.events.acked` is one variable); `memstats` is
+    /// [`memstats`](Snapshot::memstats).
     pub fn var(&self, name: &str) -> Option<&Value> {
         self.vars.get(name)
     }
 
-    /// The `memstats` object (`runtime.MemStats`), if the program publishes it.
-    /// Its numbers are exact; typing it is the heap mapper's business.
+    /// The `memstats` variable as the program wrote it (JSON text, checked
+    /// to be valid), if it publishes one: what the heap mapper reads.
+    pub fn memstats_json(&self) -> Option<&str> {
+        self.memstats.as_deref().map(RawValue::get)
+    }
+
+    /// The `memstats` object (`runtime.MemStats`) as a tree, if the program
+    /// publishes one, built on the first call. Its numbers are exact;
+    /// typing it is the heap mapper's business.
     pub fn memstats(&self) -> Option<&Map<String, Value>> {
-        self.vars.get("memstats").and_then(Value::as_object)
+        self.memstats_var()?.as_object()
+    }
+
+    /// The `memstats` variable as a tree, whatever its type (a program may
+    /// publish something else under that name), built on the first call.
+    pub fn memstats_var(&self) -> Option<&Value> {
+        self.memstats_tree
+            .get_or_init(|| self.memstats_value())
+            .as_ref()
+    }
+
+    fn memstats_value(&self) -> Option<Value> {
+        // Checked JSON: it parses again (depth bounded by the body's check).
+        serde_json::from_str(self.memstats_json()?).ok()
     }
 
     /// The `cmdline` arguments, if published as an array of strings.
@@ -192,6 +241,51 @@ impl Snapshot {
     /// Time from sending the request to having the whole body.
     pub fn duration(&self) -> Duration {
         self.duration
+    }
+}
+
+impl PartialEq for Snapshot {
+    fn eq(&self, other: &Snapshot) -> bool {
+        self.vars == other.vars
+            && self.memstats_json() == other.memstats_json()
+            && self.body_bytes == other.body_bytes
+            && self.wire_bytes == other.wire_bytes
+            && self.duration == other.duration
+    }
+}
+
+/// The variable kept as text ([`Snapshot::memstats_json`]).
+const MEMSTATS: &str = "memstats";
+
+/// The top-level object: `memstats` as text, the rest as values.
+struct TopLevel {
+    vars: Map<String, Value>,
+    memstats: Option<Box<RawValue>>,
+}
+
+struct TopLevelVisitor;
+
+impl<'de> Visitor<'de> for TopLevelVisitor {
+    type Value = TopLevel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+        let mut top = TopLevel {
+            vars: Map::new(),
+            memstats: None,
+        };
+        // A name given twice keeps its last value, as a JSON object does.
+        while let Some(name) = map.next_key::<String>()? {
+            if name == MEMSTATS {
+                top.memstats = Some(map.next_value()?);
+            } else {
+                top.vars.insert(name, map.next_value()?);
+            }
+        }
+        Ok(top)
     }
 }
 
@@ -461,7 +555,7 @@ mod tests {
     ) -> Result<(), proptest::test_runner::TestCaseError> {
         match (result, serde_json::from_slice::<Value>(bytes)) {
             (Ok(snapshot), Ok(Value::Object(object))) => {
-                prop_assert_eq!(snapshot.vars(), &object);
+                prop_assert_eq!(&snapshot.clone().into_vars(), &object);
             }
             (Ok(_), other) => {
                 prop_assert!(false, "accepted bytes that serde_json reads as {:?}", other);
@@ -506,13 +600,23 @@ mod tests {
 
         #[test]
         fn arbitrary_objects_round_trip_exactly(
-            vars in proptest::collection::btree_map(".{0,10}", json_value(), 0..10)
+            vars in proptest::collection::btree_map(".{0,10}", json_value(), 0..10),
+            memstats in proptest::option::of(json_value()),
         ) {
-            let object: Map<String, Value> = vars.into_iter().collect();
+            let mut object: Map<String, Value> = vars.into_iter().collect();
+            if let Some(memstats) = memstats {
+                object.insert("memstats".to_owned(), memstats);
+            }
             let body = serde_json::to_vec(&object).unwrap();
             let snapshot = decode(&body).unwrap();
-            prop_assert_eq!(snapshot.vars(), &object);
             prop_assert_eq!(snapshot.body_bytes(), body.len());
+            // Kept as text, given back exactly: as a tree when it is an object.
+            let memstats = object.get("memstats");
+            let text = snapshot.memstats_json().map(|t| serde_json::from_str::<Value>(t).unwrap());
+            prop_assert_eq!(text.as_ref(), memstats);
+            prop_assert_eq!(snapshot.memstats(), memstats.and_then(Value::as_object));
+            prop_assert!(!snapshot.vars().contains_key("memstats"));
+            prop_assert_eq!(&snapshot.into_vars(), &object);
         }
 
         #[test]

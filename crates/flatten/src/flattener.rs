@@ -400,6 +400,35 @@ impl Flattener {
 
     /// Flattens one snapshot taken at `at`.
     pub fn flatten(&mut self, vars: &Map<String, Value>, at: Instant) -> ExpvarDocument {
+        self.flatten_vars(vars.iter().map(|(k, v)| (k.as_str(), v)), at)
+    }
+
+    /// Whether the document includes `memstats` (Metricbeat mode, or
+    /// `include_memstats`): a caller that keeps `memstats` apart
+    /// ([`flatten_with_memstats`](Flattener::flatten_with_memstats)) needs
+    /// to build its tree only then.
+    pub fn wants_memstats(&self) -> bool {
+        self.config.mode == Mode::Metricbeat || self.config.include_memstats
+    }
+
+    /// Flattens one snapshot taken at `at` whose `memstats` variable is
+    /// given apart from the others (`vars` without it).
+    pub fn flatten_with_memstats(
+        &mut self,
+        vars: &Map<String, Value>,
+        memstats: Option<&Value>,
+        at: Instant,
+    ) -> ExpvarDocument {
+        let memstats = memstats.map(|value| ("memstats", value));
+        let all = vars.iter().map(|(k, v)| (k.as_str(), v)).chain(memstats);
+        self.flatten_vars(all, at)
+    }
+
+    fn flatten_vars<'v>(
+        &mut self,
+        vars: impl Iterator<Item = (&'v str, &'v Value)>,
+        at: Instant,
+    ) -> ExpvarDocument {
         let mut pass = Pass {
             config: &self.config,
             memory: &mut self.memory,
@@ -408,13 +437,13 @@ impl Flattener {
             dropped: Dropped::default(),
         };
         for (key, value) in vars {
-            match (key.as_str(), self.config.mode) {
-                ("cmdline", _) => pass.leaf(key.clone(), joined_cmdline(value)),
+            match (key, self.config.mode) {
+                ("cmdline", _) => pass.leaf(key.to_owned(), joined_cmdline(value)),
                 ("memstats", Mode::Flatten) if !self.config.include_memstats => {}
-                (_, Mode::Flatten) => pass.flat(key.clone(), value, 1),
+                (_, Mode::Flatten) => pass.flat(key.to_owned(), value, 1),
                 (_, Mode::Metricbeat) => {
                     if let Some(v) = pass.nested(key, value, 1) {
-                        pass.out.insert(key.clone(), v);
+                        pass.out.insert(key.to_owned(), v);
                     }
                 }
             }

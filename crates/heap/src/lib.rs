@@ -38,7 +38,7 @@ mod metrics;
 pub mod pause;
 mod state;
 
-pub use memstats::{MemStats, MemStatsError};
+pub use memstats::{MemStats, MemStatsError, SizeClass};
 pub use metrics::{Allocations, Forced, Gc, HeapMetrics, Nanos, Rates, System};
 pub use pause::PauseStats;
 pub use state::{HeapState, RestartCause};

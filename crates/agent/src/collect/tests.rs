@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::*;
 use crate::config::FileFormat;
+use serde_json::Value;
 
 /// A loopback server that answers each path with its JSON body (404
 /// for others) and counts the requests per path: a target that
@@ -277,4 +278,14 @@ async fn once_without_memstats_needs_a_namespace() {
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].dataset, "golang.app");
     assert_eq!(events[0].period, Duration::ZERO);
+}
+
+#[test]
+fn hosts_in_messages_keep_their_form_without_credentials() {
+    assert_eq!(redact_host("localhost:6060"), "localhost:6060");
+    assert_eq!(
+        redact_host("http://user:secret@10.0.0.5:8080/debug/vars"),
+        "http://<redacted>@10.0.0.5:8080/debug/vars"
+    );
+    assert_eq!(redact_host("user:secret@db:6060"), "<redacted>@db:6060");
 }
