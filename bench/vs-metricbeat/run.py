@@ -174,13 +174,14 @@ def stop(proc, grace=STOP_GRACE_S):
         return proc.wait(), True
 
 
-def wait_ready(proc, count, timeout=120.0):
+def wait_ready(proc, count, stderr_path, timeout=120.0):
     """Wait for the simulator's `ready N` line on stdout."""
     deadline = time.monotonic() + timeout
     buf = b""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the simulator exited with {proc.returncode} before it was ready")
+            raise SystemExit(f"the simulator exited with {proc.returncode} before it was ready:\n"
+                             f"{tail(stderr_path)}(another simulator on these ports? see --listen)")
         ready, _, _ = select.select([proc.stdout], [], [], 0.5)
         if ready:
             chunk = os.read(proc.stdout.fileno(), 4096)
@@ -418,7 +419,7 @@ def main():
                            stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "simulator.stderr"), "w"))
     procs = {}
     try:
-        wait_ready(sim, args.targets)
+        wait_ready(sim, args.targets, os.path.join(tmp, "simulator.stderr"))
         load_start = loadavg()
         print(f"simulator ready with {args.targets} targets; starting both agents for {args.seconds} s",
               file=sys.stderr)
@@ -528,7 +529,7 @@ def main():
     if not args.keep:
         shutil.rmtree(tmp, ignore_errors=True)
     else:
-        print(f"files kept in {tmp}")
+        print(f"files kept in {tmp}", file=sys.stderr)
     return 0
 
 
