@@ -254,6 +254,31 @@ def read_documents(out_dir, window):
     return docs, errors, samples
 
 
+def log_files(agent_dir):
+    """An agent's stderr and, for Metricbeat, the files of its logs folder."""
+    logs = os.path.join(agent_dir, "logs")
+    names = sorted(os.listdir(logs)) if os.path.isdir(logs) else []
+    return [os.path.join(agent_dir, "stderr.log")] + [os.path.join(logs, n) for n in names]
+
+
+def log_levels(paths):
+    """Warning and error lines in an agent's logs: counts and the first few."""
+    counts, first = {"WARN": 0, "ERROR": 0}, []
+    for path in paths:
+        try:
+            f = open(path, errors="replace")
+        except FileNotFoundError:
+            continue
+        with f:
+            for line in f:
+                m = re.search(r"\b(WARN|WARNING|ERROR)\b", line)
+                if m:
+                    counts["ERROR" if m.group(1) == "ERROR" else "WARN"] += 1
+                    if len(first) < 3:
+                        first.append(line.strip()[:300])
+    return {"warn_lines": counts["WARN"], "error_lines": counts["ERROR"], "first": first}
+
+
 def percentile(sorted_values, q):
     """Nearest-rank percentile of a sorted list."""
     if not sorted_values:
@@ -275,10 +300,15 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
     """Lag of each arrival behind its stream's schedule, and skipped ticks.
 
     Per stream (port, user agent, path), over the arrivals t_0 < t_1 < ... in
-    the window: lag_k = t_k - k*period - min_j(t_j - j*period). A stream that
-    kept its schedule has every lag near 0; a late fetch shows as its lag. The
-    expected arrivals of a stream are the ticks base + m*period (any integer m)
-    inside the window, base = min_j(t_j - j*period); skipped = expected - seen.
+    the window, each arrival gets the index k of the tick it answers: k_0 = 0,
+    k_i = k_(i-1) + max(1, round((t_i - t_(i-1)) / period)), so a skipped tick
+    advances k by two instead of showing as a period of lag. Then
+    lag_i = t_i - k_i*period - min_j(t_j - k_j*period): a stream that kept its
+    schedule has every lag near 0; a late fetch shows as its lag (a fetch more
+    than half a period later than the one before it reads as a skipped tick).
+    The expected arrivals of a stream are the ticks base + m*period (any
+    integer m) inside the window, base = min_j(t_j - k_j*period);
+    skipped = expected - seen.
     A target an agent never fetched in the window counts a whole window of
     skipped ticks per expected stream (streams_per_target[agent]).
     """
@@ -310,7 +340,10 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
             times.sort()
             requests += len(times)
             paths.add(path)
-            offsets = [t - k * period for k, t in enumerate(times)]
+            ticks = [0]
+            for prev, t in zip(times, times[1:]):
+                ticks.append(ticks[-1] + max(1, round((t - prev) / period)))
+            offsets = [t - k * period for k, t in zip(ticks, times)]
             base = min(offsets)
             lags.extend(o - base for o in offsets)
             # ticks base + m*period inside [ws, we)
@@ -516,6 +549,7 @@ def main():
             "max_rss_in_window_mib": max((r[2] for r in rows_in), default=0) / 1024,
             "valid_documents_per_s": docs["valid"] / window_s,
             "errors": dict(sorted(errors.items(), key=lambda kv: -kv[1])[:10]),
+            "log": log_levels(log_files(dirs[a])),
             "schedule": sched[a],
             "sample_documents": doc_samples,
         }
@@ -583,6 +617,9 @@ def print_table(r):
               f"user agent {', '.join(agent['schedule']['user_agents']) or '-'}; "
               f"paths {', '.join(agent['schedule']['paths']) or '-'}; "
               f"targets never fetched in window: {agent['schedule']['streams_never_fetched']}")
+        print(f"  log: {agent['log']['warn_lines']} warning and {agent['log']['error_lines']} error lines")
+        for line in agent["log"]["first"]:
+            print(f"    {line}")
         for message, count in agent["errors"].items():
             print(f"  {count} x error: {message}")
     if r["other_requests"]:
