@@ -299,16 +299,19 @@ def agent_of(user_agent):
 def schedule_lag(log_path, window, period, ports, streams_per_target):
     """Lag of each arrival behind its stream's schedule, and skipped ticks.
 
-    Per stream (port, user agent, path), over the arrivals t_0 < t_1 < ... in
-    the window, each arrival gets the index k of the tick it answers: k_0 = 0,
+    Per stream (port, user agent, path), over the arrivals t_0 < t_1 < ... from
+    a period before the window to a period after it, each arrival gets the
+    index k of the tick it answers: k_0 = 0,
     k_i = k_(i-1) + max(1, round((t_i - t_(i-1)) / period)), so a skipped tick
     advances k by two instead of showing as a period of lag. Then
     lag_i = t_i - k_i*period - min_j(t_j - k_j*period): a stream that kept its
     schedule has every lag near 0; a late fetch shows as its lag (a fetch more
     than half a period later than the one before it reads as a skipped tick).
+    With base = min_j(t_j - k_j*period), the arrivals counted (lags and seen)
+    are those whose tick base + k*period lies in the window, so a fetch due
+    just before the window's end and arriving after it is not a skipped tick.
     The expected arrivals of a stream are the ticks base + m*period (any
-    integer m) inside the window, base = min_j(t_j - k_j*period);
-    skipped = expected - seen.
+    integer m) inside the window; skipped = expected - seen.
     A target an agent never fetched in the window counts a whole window of
     skipped ticks per expected stream (streams_per_target[agent]).
     """
@@ -326,7 +329,7 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
             user_agents.setdefault(agent, set()).add(ua)
             total_requests[agent] = total_requests.get(agent, 0) + 1
             t = int(t_us) / 1e6
-            if ws <= t < we:
+            if ws - period <= t < we + period:
                 streams.setdefault((int(port), ua, path), []).append(t)
     result = {}
     window_ticks = (we - ws) / period
@@ -338,14 +341,15 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
             if agent_of(ua) != agent:
                 continue
             times.sort()
-            requests += len(times)
+            requests += sum(1 for t in times if ws <= t < we)
             paths.add(path)
             ticks = [0]
             for prev, t in zip(times, times[1:]):
                 ticks.append(ticks[-1] + max(1, round((t - prev) / period)))
             offsets = [t - k * period for k, t in zip(ticks, times)]
             base = min(offsets)
-            lags.extend(o - base for o in offsets)
+            counted = [o - base for k, o in zip(ticks, offsets) if ws <= base + k * period < we]
+            lags.extend(counted)
             # ticks base + m*period inside [ws, we)
             first = -int((base - ws) // period)
             while base + first * period < ws:
@@ -357,8 +361,9 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
                 last -= 1
             exp = max(0, last - first + 1)
             expected += exp
-            seen += len(times)
-            per_target[port] = per_target.get(port, 0) + 1
+            seen += len(counted)
+            if counted:
+                per_target[port] = per_target.get(port, 0) + 1
         missing_streams = sum(
             max(0, streams_per_target[agent] - per_target.get(p, 0)) for p in ports)
         expected += round(missing_streams * window_ticks)
