@@ -17,6 +17,7 @@ See README.md in this folder for what each figure means.
 """
 
 import argparse
+import ctypes
 import datetime
 import json
 import os
@@ -155,6 +156,24 @@ def read_proc(pid):
         elif line.startswith("VmHWM:"):
             hwm = int(line.split()[1])
     return cpu, rss, hwm
+
+
+def die_with_parent():
+    """In the child before exec: SIGTERM when run.py dies, even by SIGKILL.
+
+    An agent left running would keep fetching the same ports and mix its
+    requests into the next run's simulator log.
+    """
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Interrupted(Exception):
+    """run.py received SIGTERM, SIGINT or SIGHUP: stop everything it started."""
+
+
+def on_signal(signum, _frame):
+    raise Interrupted(signal.Signals(signum).name)
 
 
 def loadavg():
@@ -452,9 +471,12 @@ def main():
     }
 
     print(f"working folder: {tmp}", file=sys.stderr)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
     sim = subprocess.Popen([os.path.abspath(args.simulator), "--listen", args.listen,
                             "--count", str(args.targets), "--log", sim_log],
-                           stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "simulator.stderr"), "w"))
+                           stdout=subprocess.PIPE, stderr=open(os.path.join(tmp, "simulator.stderr"), "w"),
+                           preexec_fn=die_with_parent)
     procs = {}
     try:
         wait_ready(sim, args.targets, os.path.join(tmp, "simulator.stderr"))
@@ -465,7 +487,7 @@ def main():
         start = time.time()
         for a in AGENTS:
             procs[a] = subprocess.Popen(commands[a], stdout=logs[a], stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=dirs[a])
+                                        stdin=subprocess.DEVNULL, cwd=dirs[a], preexec_fn=die_with_parent)
         samples = {a: [] for a in AGENTS + ("simulator",)}
         pids = {a: procs[a].pid for a in AGENTS}
         pids["simulator"] = sim.pid
@@ -490,6 +512,11 @@ def main():
                 load_end = loadavg()
             if died:
                 break
+    except Interrupted as e:
+        for p in list(procs.values()) + [sim]:
+            stop(p)
+        print(f"interrupted by {e}; stopped what was started; files kept in {tmp}", file=sys.stderr)
+        return 130
     finally:
         stopped = {a: stop(p) for a, p in procs.items()}
         sim_code, sim_killed = stop(sim, grace=60.0)
