@@ -20,6 +20,7 @@ import argparse
 import ctypes
 import datetime
 import json
+import math
 import os
 import re
 import select
@@ -315,22 +316,41 @@ def agent_of(user_agent):
     return "other"
 
 
+def schedule_phase(times, period):
+    """The phase of a stream's schedule, in [0, period).
+
+    Arrivals come at their tick or later, never before: of the arrival times
+    modulo the period, the phase is the one after which the others come
+    soonest, i.e. the candidate that makes the sum of lags
+    (t - phase) mod period smallest. A few late fetches do not move it.
+    """
+    r = sorted(t % period for t in times)
+    n = len(r)
+    total = sum(r)
+    best, best_sum, before = r[0], None, 0.0
+    for j, phase in enumerate(r):
+        # arrivals at or after the phase: r_i - phase; before it: r_i - phase + period
+        lag_sum = (total - before) - (n - j) * phase + before - j * phase + j * period
+        if best_sum is None or lag_sum < best_sum:
+            best, best_sum = phase, lag_sum
+        before += phase
+    return best
+
+
 def schedule_lag(log_path, window, period, ports, streams_per_target):
     """Lag of each arrival behind its stream's schedule, and skipped ticks.
 
-    Per stream (port, user agent, path), over the arrivals t_0 < t_1 < ... from
-    a period before the window to a period after it, each arrival gets the
-    index k of the tick it answers: k_0 = 0,
-    k_i = k_(i-1) + max(1, round((t_i - t_(i-1)) / period)), so a skipped tick
-    advances k by two instead of showing as a period of lag. Then
-    lag_i = t_i - k_i*period - min_j(t_j - k_j*period): a stream that kept its
-    schedule has every lag near 0; a late fetch shows as its lag (a fetch more
-    than half a period later than the one before it reads as a skipped tick).
-    With base = min_j(t_j - k_j*period), the arrivals counted (lags and seen)
-    are those whose tick base + k*period lies in the window, so a fetch due
-    just before the window's end and arriving after it is not a skipped tick.
-    The expected arrivals of a stream are the ticks base + m*period (any
-    integer m) inside the window; skipped = expected - seen.
+    Per stream (port, user agent, path): its schedule is phase + k*period,
+    the phase taken from the arrivals from a period before the window to a
+    period after it (schedule_phase). Each arrival answers the latest tick at
+    or before it, and its lag is how long after that tick it came:
+    lag_k = t_k - k*period - phase, the brief's t_k - k*period - min_j(t_j -
+    j*period) with k the tick rather than the arrival's rank, so that a
+    skipped tick is not read as a period of lag, and a fetch that a Go ticker
+    runs late and then catches up on is not read as a skip. A lag longer than
+    a period reads as a skipped tick plus the remainder. Arrivals whose tick
+    lies in the window are counted; the expected arrivals are the stream's
+    ticks in the window; skipped = expected - ticks answered.
     A target an agent never fetched in the window counts a whole window of
     skipped ticks per expected stream (streams_per_target[agent]).
     """
@@ -362,13 +382,11 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
             times.sort()
             requests += sum(1 for t in times if ws <= t < we)
             paths.add(path)
-            ticks = [0]
-            for prev, t in zip(times, times[1:]):
-                ticks.append(ticks[-1] + max(1, round((t - prev) / period)))
-            offsets = [t - k * period for k, t in zip(ticks, times)]
-            base = min(offsets)
-            counted = [o - base for k, o in zip(ticks, offsets) if ws <= base + k * period < we]
-            lags.extend(counted)
+            base = schedule_phase(times, period)
+            ticks = [math.floor((t - base) / period) for t in times]
+            counted = [(k, t - base - k * period) for k, t in zip(ticks, times)
+                       if ws <= base + k * period < we]
+            lags.extend(lag for _, lag in counted)
             # ticks base + m*period inside [ws, we)
             first = -int((base - ws) // period)
             while base + first * period < ws:
@@ -380,7 +398,7 @@ def schedule_lag(log_path, window, period, ports, streams_per_target):
                 last -= 1
             exp = max(0, last - first + 1)
             expected += exp
-            seen += len(counted)
+            seen += len({k for k, _ in counted})
             if counted:
                 per_target[port] = per_target.get(port, 0) + 1
         missing_streams = sum(
