@@ -193,11 +193,15 @@ impl Agent {
         // One pool for all targets: the limit of fetches in flight is shared.
         let mut clients = ClientPool::new(ClientConfig::default());
         let mut tasks = Vec::new();
+        // Every target's beat counts from this instant, so start offsets on
+        // one slot come due together (`schedule::slot`).
+        let epoch = tokio::time::Instant::now();
         for mut target in targets {
             let client = clients.client_for(&target);
             if let Some(settings) = target.profile.take() {
                 tasks.push(tokio::spawn(run_profiles(
                     ProfileTask::new(settings, target.address()),
+                    epoch,
                     client.clone(),
                     tx.clone(),
                     stop.clone(),
@@ -210,6 +214,7 @@ impl Agent {
             }
             tasks.push(tokio::spawn(run_target(
                 TargetTask::new(target),
+                epoch,
                 client,
                 tx.clone(),
                 stop.clone(),
@@ -250,6 +255,7 @@ impl Agent {
 
 async fn run_target(
     mut task: TargetTask,
+    epoch: tokio::time::Instant,
     client: ExpvarClient,
     tx: mpsc::Sender<Event>,
     mut stop: watch::Receiver<bool>,
@@ -258,13 +264,15 @@ async fn run_target(
 ) {
     let name = task.heap_target.to_string();
     let counters = registry.target(&name);
-    let mut ticks = Ticks::new(task.period, &name);
+    let mut ticks = Ticks::new(epoch, task.period, &name);
     let mut health = TargetHealth::Unknown;
     while ticks.wait(&mut stop).await {
         // A stop in the middle of a fetch (a slow target has up to its
         // timeout) ends the task at once; the unfinished fetch has no document.
+        // Boxed: the fetch's state (several KB) is allocated while it runs,
+        // not kept in every sleeping target's task between fetches.
         let events = tokio::select! {
-            events = task.fetch_once(&client) => events,
+            events = Box::pin(task.fetch_once(&client)) => events,
             _ = stop.changed() => return,
         };
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
@@ -285,9 +293,9 @@ struct Ticks {
 }
 
 impl Ticks {
-    fn new(period: std::time::Duration, name: &str) -> Ticks {
+    fn new(epoch: tokio::time::Instant, period: std::time::Duration, name: &str) -> Ticks {
         Ticks {
-            due: tokio::time::Instant::now() + schedule::start_offset(period, name),
+            due: epoch + schedule::start_offset(period, name),
             period,
         }
     }
@@ -342,6 +350,7 @@ async fn publish(
 /// The `profile` metric set of one target: its own period, the same queue.
 async fn run_profiles(
     mut task: ProfileTask,
+    epoch: tokio::time::Instant,
     client: ExpvarClient,
     tx: mpsc::Sender<Event>,
     mut stop: watch::Receiver<bool>,
@@ -350,7 +359,7 @@ async fn run_profiles(
 ) {
     let name = task.heap_url();
     let counters = registry.target(&name);
-    let mut ticks = Ticks::new(task.period(), &name);
+    let mut ticks = Ticks::new(epoch, task.period(), &name);
     while ticks.wait(&mut stop).await {
         let event = tokio::select! {
             event = task.fetch_once(&client) => event,
