@@ -638,13 +638,14 @@ async fn setup_dashboards(
 /// written but without credentials.
 fn targets_line(hosts: &[&String]) -> String {
     const LISTED: usize = 5;
-    let shown: Vec<String> = hosts
+    // "and 1 more" would take as much room as the host itself.
+    let count = if hosts.len() > LISTED + 1 {
+        LISTED
+    } else {
+        hosts.len()
+    };
+    let shown: Vec<String> = hosts[..count]
         .iter()
-        .take(if hosts.len() > LISTED + 1 {
-            LISTED
-        } else {
-            hosts.len()
-        })
         .map(|h| gomon_agent::collect::redact_host(h))
         .collect();
     let mut line = shown.join(", ");

@@ -350,10 +350,7 @@ impl TargetTask {
     /// previous one.
     fn heap_fields(&mut self, snapshot: &Snapshot, at: Instant) -> Result<Golang, CollectError> {
         let target = || self.heap_target.to_string();
-        // Not an object (a program's own variable of that name) reads as absent.
-        let memstats = snapshot
-            .memstats_json()
-            .filter(|text| text.starts_with('{'))
+        let memstats = memstats_object(snapshot)
             .ok_or_else(|| CollectError::NoMemstats { target: target() })?;
         let memstats =
             MemStats::from_json_text(memstats).map_err(|source| CollectError::MemStats {
@@ -394,6 +391,14 @@ impl Collector {
     pub async fn collect(&mut self, client: &ExpvarClient) -> Vec<Event> {
         self.task.fetch_once(client).await
     }
+}
+
+/// The `memstats` text when it is an object; anything else under that
+/// name (a program's own variable) reads as absent.
+fn memstats_object(snapshot: &Snapshot) -> Option<&str> {
+    snapshot
+        .memstats_json()
+        .filter(|text| text.starts_with('{'))
 }
 
 /// One fetch and when it started.
@@ -466,7 +471,7 @@ pub async fn collect_once(
         .as_ref()
         .map_err(|e| CollectError::Fetch(e.clone()))?;
     // A program that publishes no memstats (gomon itself) still has custom variables.
-    let has_memstats = snapshot.memstats_json().is_some_and(|t| t.starts_with('{'));
+    let has_memstats = memstats_object(snapshot).is_some();
     if !has_memstats && flattener.is_none() {
         return Err(CollectError::NoMemstats {
             target: target.to_string(),
@@ -522,11 +527,11 @@ pub fn service_address(host: &str) -> Result<String, TargetError> {
     Target::parse(host).map(|t| t.to_string())
 }
 
-#[cfg(test)]
-mod tests;
-
 /// A `hosts` entry for messages: as written, with its credentials
 /// (`user:secret@`) replaced by `<redacted>`.
 pub fn redact_host(host: &str) -> String {
     gomon_net::url::redact_userinfo(host)
 }
+
+#[cfg(test)]
+mod tests;

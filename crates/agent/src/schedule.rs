@@ -4,9 +4,10 @@
 //! Each target runs on its module's period from a random start offset
 //! ([`start_offset`]), so targets with the same period do not all fire at
 //! once; offsets sit on a grid of a twentieth of the period ([`slot`]), so
-//! the targets of one slot are fetched in one wake-up. Fetches of one target never overlap and never stack up: when a
-//! fetch (or a full queue) takes longer than the period, the ticks that
-//! passed are skipped and counted ([`next_due`]).
+//! the targets of one slot are fetched in one wake-up. Fetches of one
+//! target never overlap and never stack up: when a fetch (or a full queue)
+//! takes longer than the period, the ticks that passed are skipped and
+//! counted ([`next_due`]).
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
@@ -34,11 +35,11 @@ pub fn slot(period: Duration) -> Duration {
 
 fn offset_from_hash(period: Duration, hash: u64) -> Duration {
     let nanos = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX).max(1);
-    let slot = u64::try_from(slot(period).as_nanos())
+    let step = u64::try_from(slot(period).as_nanos())
         .unwrap_or(u64::MAX)
         .max(1);
-    let slots = (nanos / slot).max(1);
-    Duration::from_nanos(hash % slots * slot)
+    let steps = (nanos / step).max(1);
+    Duration::from_nanos(hash % steps * step)
 }
 
 /// The next due time after the fetch that was due at `due` finished at

@@ -167,7 +167,11 @@ impl Snapshot {
     /// Takes the variables out, for callers that keep them past the
     /// snapshot: every one, `memstats` included.
     pub fn into_vars(self) -> Map<String, Value> {
-        let memstats = self.memstats_value();
+        // The tree when a caller built it already, else parsed now.
+        let memstats = match self.memstats_tree.get() {
+            Some(_) => self.memstats_tree.into_inner().flatten(),
+            None => self.memstats_value(),
+        };
         let mut vars = self.vars;
         if let Some(memstats) = memstats {
             vars.insert(MEMSTATS.to_owned(), memstats);
