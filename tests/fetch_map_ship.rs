@@ -81,7 +81,7 @@ async fn heap_and_custom_metrics_of_real_go_apps_are_queryable_in_both_engines()
             2 * AppKind::ALL.len(),
             "{engine:?}: {outcome:?}"
         );
-        let es = cluster.client();
+        let es = gomon_testrig::es_client(cluster.url());
         es.indices()
             .refresh(elasticsearch::indices::IndicesRefreshParts::Index(&[
                 &index,

@@ -364,6 +364,7 @@ async fn run(
         .filter(|m| m.enabled)
         .flat_map(|m| &m.hosts)
         .collect();
+    open_files_for(targets.len());
     let listed = targets_line(&targets);
     tracing::info!(targets = targets.len(), listed = %listed, output = %agent.output_description(), self_monitoring = ?self_addr, "gomon running");
     eprintln!(
@@ -404,6 +405,37 @@ async fn run(
         ));
     }
     Ok(())
+}
+
+/// Raises the open-file limit to the hard limit, as Go programs do, and
+/// warns when the targets still do not fit under it (each keeps a
+/// connection open).
+fn open_files_for(targets: usize) {
+    use gomon_agent::limits;
+    match limits::raise_open_files() {
+        Ok(limit) => {
+            if limit.now > limit.before {
+                tracing::debug!(
+                    from = limit.before,
+                    to = limit.now,
+                    "open-file limit raised"
+                );
+            }
+            if !limit.fits(targets) {
+                eprintln!(
+                    "gomon: warning: {targets} targets need about {} open files, but this process may open {} \
+                     (hard limit {}); raise it (`ulimit -n`, LimitNOFILE= in a systemd unit) or split the targets \
+                     over more gomon processes",
+                    limits::needed(targets),
+                    limit.now,
+                    limit
+                        .hard
+                        .map_or_else(|| "unlimited".to_owned(), |h| h.to_string()),
+                );
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "open-file limit not read"),
+    }
 }
 
 async fn once(target: &str, namespace: Option<&str>) -> Result<(), String> {

@@ -312,9 +312,55 @@ fn the_file_store_elasticsearch_and_opensearch_give_the_same_verdicts_on_the_mat
         );
     }
 
+    let note = format!(
+        "{} simulated documents of {} matrix cases: the file store's verdicts",
+        docs.len(),
+        cases.len()
+    );
+    for (kind, stdout) in analyze_on_every_engine(
+        "analyze-stores",
+        &docs,
+        "analyze::same_verdicts_from_every_store",
+        &note,
+    ) {
+        assert_eq!(verdicts_of(&stdout), expected, "{kind}: {stdout}");
+        assert_same_figures(&kind, &stdout, &expected_figures);
+    }
+}
+
+/// The first and last sample of every run between two collections come
+/// back exactly from a server, so its live-heap figures are the raw
+/// history's (`expected`, from the file store).
+fn assert_same_figures(
+    kind: &str,
+    stdout: &str,
+    expected: &std::collections::BTreeMap<String, [f64; 3]>,
+) {
+    for (target, figures) in figures_of(stdout) {
+        let raw = expected[&target];
+        for (server, file) in figures.iter().zip(raw) {
+            assert!(
+                (server - file).abs() <= 1e-6 * file.abs().max(1.0),
+                "{kind} {target}: {figures:?} vs the file store's {raw:?}"
+            );
+        }
+    }
+}
+
+/// `docs` loaded into each rig server as `gomon run` stores them (through
+/// the template `gomon setup` installs: a data stream where the server has
+/// them), then `gomon analyze --json -c` on it: `(engine, stdout)` per
+/// engine. The ledger gets `ledger_test` and `note`.
+fn analyze_on_every_engine(
+    name: &str,
+    docs: &[Value],
+    ledger_test: &str,
+    note: &str,
+) -> Vec<(String, String)> {
+    let mut answers = Vec::new();
     for engine in gomon_testrig::engines() {
-        let dir = temp_dir(&format!("analyze-stores-{}", engine.kind));
-        let index = support::unique("analyze-stores");
+        let dir = temp_dir(&format!("{name}-{}", engine.kind));
+        let index = support::unique(name);
         let config = dir.join("gomon.yml");
         std::fs::write(
             &config,
@@ -326,8 +372,6 @@ fn the_file_store_elasticsearch_and_opensearch_give_the_same_verdicts_on_the_mat
         .unwrap();
         let setup = gomon().args(["setup", "-c"]).arg(&config).output().unwrap();
         assert!(setup.status.success(), "{}", text(&setup).1);
-        // The documents as `gomon run` stores them, through the template
-        // `gomon setup` installed (a data stream where the server has them).
         for chunk in docs.chunks(2000) {
             let mut body = String::new();
             for doc in chunk {
@@ -350,40 +394,139 @@ fn the_file_store_elasticsearch_and_opensearch_give_the_same_verdicts_on_the_mat
             .unwrap();
         let (stdout, stderr) = text(&from_server);
         assert!(from_server.status.success(), "{:?}: {stderr}", engine.kind);
-        assert_eq!(
-            verdicts_of(&stdout),
-            expected,
-            "{:?}: {stdout}",
-            engine.kind
-        );
-        // The first and last sample of every run between two collections
-        // come back exactly, so the live-heap figures are the raw history's.
-        for (target, figures) in figures_of(&stdout) {
-            let raw = expected_figures[&target];
-            for (server, file) in figures.iter().zip(raw) {
-                assert!(
-                    (server - file).abs() <= 1e-6 * file.abs().max(1.0),
-                    "{:?} {target}: {figures:?} vs the file store's {raw:?}",
-                    engine.kind
-                );
-            }
-        }
         let _ = gomon_testrig::http::request(
             "DELETE",
             &format!("{}/_data_stream/{index}-sim", engine.url),
             None,
         );
         support::delete_index(&engine.url, &index);
-        engine.record(
-            "analyze::same_verdicts_from_every_store",
-            &format!(
-                "{} simulated documents of {} matrix cases: the file store's verdicts",
-                docs.len(),
-                cases.len()
-            ),
-        );
+        engine.record(ledger_test, note);
         let _ = std::fs::remove_dir_all(&dir);
+        answers.push((format!("{:?}", engine.kind), stdout));
     }
+    answers
+}
+
+/// A real Go program late in a leak, where GC cycles come minutes apart:
+/// the `leaking` example app holding 1 GiB from the start (a ballast,
+/// standing in for the gigabyte a leaking service reaches after hours),
+/// leaking 640 KiB/s (2.36 GB/h) beside 8 MiB/s of short-lived garbage, so
+/// that a collection comes about every two minutes. One gomon polls it every
+/// second, another every 10 s, for 250 s. The file store, the embedded
+/// store (`gomon import`), Elasticsearch and OpenSearch all call it a leak,
+/// with the same live-heap figures, near the true rate. (This is the case
+/// that was called `steady … (+7379.6 MB/h)` from the servers.)
+#[test]
+fn a_real_go_program_leaking_past_a_gigabyte_is_a_leak_in_every_store() {
+    use gomon_testrig::{AppKind, GoApp};
+    let app = GoApp::start(
+        AppKind::Leaking,
+        &["-ballast-mb", "1024", "-garbage-kb", "800"],
+    );
+    let dir = temp_dir("analyze-late-leak");
+    let runs: Vec<(&str, PathBuf, std::process::Child)> = ["1s", "10s"]
+        .into_iter()
+        .map(|period| {
+            let store = dir.join(format!("file-{period}"));
+            let config = dir.join(format!("gomon-{period}.yml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "modules:\n- module: golang\n  metricsets: [heap]\n  period: {period}\n  hosts: [{:?}]\nhttp.enabled: false\noutput.file.path: {:?}\n",
+                    app.addr(),
+                    store.display().to_string()
+                ),
+            )
+            .unwrap();
+            let child = gomon()
+                .args(["run", "--duration", "250s", "-c"])
+                .arg(&config)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            (period, store, child)
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for (period, store, child) in runs {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{period}: {}", text(&out).1);
+        stores.push((period, store));
+    }
+    let vars = gomon_testrig::http::json("GET", &app.vars_url(), None);
+    let gc_cycles = vars["memstats"]["NumGC"].as_u64().unwrap();
+    drop(app);
+    assert!(
+        (2..=4).contains(&gc_cycles),
+        "collections minutes apart: {gc_cycles} in about 250 s"
+    );
+
+    for (period, store) in stores {
+        let analyze = |args: &[&str], data: &Path| {
+            let out = gomon()
+                .args(["analyze", "--json"])
+                .args(args)
+                .arg("--data")
+                .arg(data)
+                .output()
+                .unwrap();
+            let (stdout, stderr) = text(&out);
+            assert!(out.status.success(), "{period}: {stderr}");
+            stdout
+        };
+        let from_file = analyze(&[], &store);
+        let verdicts = verdicts_of(&from_file);
+        assert_eq!(verdicts.len(), 1, "{period}: {from_file}");
+        assert_eq!(verdicts[0].1, ["leak"], "{period}: {from_file}");
+        let figures = figures_of(&from_file);
+        let growth = figures.values().next().unwrap()[2];
+        assert!(
+            (1500.0..=3200.0).contains(&growth),
+            "{period}: growth {growth} MB/h, true rate 2359 MB/h: {from_file}"
+        );
+
+        eprintln!("every {period}: {gc_cycles} collections in 250 s, growth {growth:.1} MB/h");
+        let embedded = dir.join(format!("embedded-{period}"));
+        let import = gomon()
+            .args(["import", "--data"])
+            .arg(&embedded)
+            .arg(&store)
+            .output()
+            .unwrap();
+        assert!(import.status.success(), "{}", text(&import).1);
+        let from_embedded = analyze(&[], &embedded);
+        assert_eq!(
+            verdicts_of(&from_embedded),
+            verdicts,
+            "{period}: {from_embedded}"
+        );
+        assert_same_figures("embedded store", &from_embedded, &figures);
+
+        let docs: Vec<Value> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|f| f.to_string_lossy().contains(".ndjson"))
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect::<String>()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let note = format!(
+            "{} heap documents of a real Go program leaking past 1 GiB, polled every {period}: leak, the file store's figures",
+            docs.len()
+        );
+        for (kind, stdout) in analyze_on_every_engine(
+            "analyze-late-leak",
+            &docs,
+            "analyze::late_real_leak_in_every_store",
+            &note,
+        ) {
+            assert_eq!(verdicts_of(&stdout), verdicts, "{kind} {period}: {stdout}");
+            assert_same_figures(&kind, &stdout, &figures);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Three half-hour processes of a version, polled every 10 s.

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use gomon_testrig::{AppKind, GoApp};
@@ -187,4 +188,105 @@ fn a_hung_target_does_not_delay_stopping() {
         "stopping took {took:?} with a fetch in flight\n{stderr}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `(soft, hard)` of "Max open files" in a `/proc/PID/limits` text.
+fn open_files_of(limits: &str) -> (String, String) {
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap_or_else(|| panic!("no open-file line in {limits}"));
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_owned(),
+        fields.next().unwrap().to_owned(),
+    )
+}
+
+/// `gomon <args>` started by a shell that first runs `ulimit` with `limit`
+/// (e.g. `-Sn 256`), the way a service manager or a login shell hands a
+/// process a low open-file limit.
+fn gomon_under_ulimit(limit: &str, args: &[&str]) -> std::process::Child {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_gomon"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every target keeps a connection open, so a fleet needs more descriptors
+/// than the common soft limit of 1,024: gomon raises its soft limit to the
+/// hard one at start, as Go programs (Metricbeat) do.
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit_at_start() {
+    let (_, hard) = open_files_of(&std::fs::read_to_string("/proc/self/limits").unwrap());
+    assert!(
+        hard == "unlimited" || hard.parse::<u64>().unwrap() > 256,
+        "the test needs a hard limit above 256, not {hard}"
+    );
+    let dir = temp_dir("nofile-raised");
+    let cfg = file_store_config(&dir, "127.0.0.1:1", "http.enabled: false\n");
+    let mut child = gomon_under_ulimit("-Sn 256", &["run", "-c", &cfg]);
+    // Read the limits once gomon has started (its start-up line), not the
+    // shell's before its `ulimit`.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let started = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("gomon: monitoring"));
+    assert!(started.is_some(), "gomon did not start");
+    let seen =
+        open_files_of(&std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap());
+    child.kill().unwrap();
+    let _ = child.wait();
+    if hard == "unlimited" {
+        assert_eq!(seen.0, "1048576", "{seen:?}");
+    } else {
+        assert_eq!(seen, (hard.clone(), hard), "soft limit after start");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// When the hard limit itself is too low for the targets, gomon says so at
+/// start, with the figures and what to do, and runs anyway.
+#[test]
+fn too_low_a_hard_limit_for_the_targets_is_warned_about_at_start() {
+    let dir = temp_dir("nofile-low");
+    let hosts: Vec<String> = (1..=60).map(|i| format!("127.0.0.{i}:1")).collect();
+    let path = dir.join("gomon.yml");
+    std::fs::write(
+        &path,
+        format!(
+            "modules:\n  - module: golang\n    period: 10s\n    hosts: [{}]\noutput.file.path: {:?}\nhttp.enabled: false\n",
+            hosts.join(", "),
+            dir.join("store").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = gomon_under_ulimit(
+        "-n 100",
+        &["run", "--duration", "2s", "-c", path.to_str().unwrap()],
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{stderr}");
+    let warning: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("open files"))
+        .collect();
+    assert_eq!(warning.len(), 1, "{stderr}");
+    assert!(
+        warning[0].contains("60 targets need about 124 open files")
+            && warning[0].contains("may open 100 (hard limit 100)")
+            && warning[0].contains("ulimit -n"),
+        "{}",
+        warning[0]
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,7 +45,7 @@ fn check(source: &str, by_program: &std::collections::BTreeMap<String, Value>) {
     assert_eq!(leak["verdict"], "leak", "{source}: {leak:#}");
     let site = &leak["profiles"]["sites"][0];
     assert_eq!(site["function"], "main.main.func1.1", "{source}: {leak:#}");
-    assert_eq!(site["line"], 30, "{source}");
+    assert_eq!(site["line"], gomon_testrig::leaking_line(), "{source}");
     assert!(
         site["file"]
             .as_str()
@@ -54,10 +54,10 @@ fn check(source: &str, by_program: &std::collections::BTreeMap<String, Value>) {
         "{source}: {site}"
     );
     assert!(
-        leak["summary"]
-            .as_str()
-            .unwrap()
-            .contains("growing at main.main.func1.1 leaking/main.go:30"),
+        leak["summary"].as_str().unwrap().contains(&format!(
+            "growing at main.main.func1.1 leaking/main.go:{}",
+            gomon_testrig::leaking_line()
+        )),
         "{source}: {}",
         leak["summary"]
     );

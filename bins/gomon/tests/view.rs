@@ -345,7 +345,10 @@ fn the_page_in_a_real_browser_draws_every_chart_and_shows_the_leak() {
         text[at..]
             .lines()
             .nth(1)
-            .is_some_and(|l| l.contains("main.main.func1.1 leaking/main.go:30")),
+            .is_some_and(|l| l.contains(&format!(
+                "main.main.func1.1 leaking/main.go:{}",
+                gomon_testrig::leaking_line()
+            ))),
         "{text}"
     );
     let stats = report["stats"].to_string();
@@ -492,7 +495,10 @@ fn the_api_answers_bad_input_with_a_4xx_naming_the_parameter() {
     let site = &last["profiles"]["sites"][0];
     assert_eq!(
         (site["function"].as_str(), site["line"].as_i64()),
-        (Some("main.main.func1.1"), Some(30)),
+        (
+            Some("main.main.func1.1"),
+            Some(gomon_testrig::leaking_line())
+        ),
         "{last}"
     );
     // The agent has stopped: every target shows as down a minute later; here

@@ -16,7 +16,8 @@
 //! - [`document`]: Metricbeat's metadata around the heap and expvar fields;
 //! - [`output`]: the file store (the embedded default), stdout, or
 //!   Elasticsearch/OpenSearch;
-//! - [`selfmon`]: gomon's own counters at `/debug/vars`.
+//! - [`selfmon`]: gomon's own counters at `/debug/vars`;
+//! - [`limits`]: the open-file limit a fleet of targets needs.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,6 +40,7 @@ pub mod document;
 pub mod explain;
 pub mod history;
 pub mod import;
+pub mod limits;
 pub mod output;
 pub mod pipeline;
 mod profile;

@@ -151,7 +151,7 @@ async fn profiles_name_the_leaking_line_and_the_piling_goroutines_and_a_missing_
     let ((function, file, line), grown) = by_site.iter().max_by_key(|(_, g)| **g).unwrap();
     assert_eq!(
         (function.as_str(), *line),
-        ("main.main.func1.1", 30),
+        ("main.main.func1.1", gomon_testrig::leaking_line()),
         "{by_site:?}"
     );
     assert!(file.ends_with("examples/go/leaking/main.go"), "{file}");

@@ -12,8 +12,7 @@ use gomon_testrig::engines;
 use serde_json::{Value, json};
 
 async fn delete_index(cluster: &Cluster, index: &str) {
-    let _ = cluster
-        .client()
+    let _ = gomon_testrig::es_client(cluster.url())
         .indices()
         .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[index]))
         .send()
@@ -115,8 +114,7 @@ async fn the_golang_template_is_installed_once_and_types_a_heap_document_on_both
         let report = sink.shutdown(Duration::from_secs(30)).await;
         assert_eq!(report.metrics.events_acked, 1, "{report:?}");
 
-        let response = cluster
-            .client()
+        let response = gomon_testrig::es_client(cluster.url())
             .indices()
             .get_mapping(elasticsearch::indices::IndicesGetMappingParts::Index(&[
                 &target,
@@ -158,8 +156,7 @@ async fn the_golang_template_is_installed_once_and_types_a_heap_document_on_both
         // Clean up: the data stream (or index), then the template.
         match naming {
             TargetNaming::DataStream => {
-                let _ = cluster
-                    .client()
+                let _ = gomon_testrig::es_client(cluster.url())
                     .send(
                         elasticsearch::http::Method::Delete,
                         &format!("/_data_stream/{target}"),
@@ -172,8 +169,7 @@ async fn the_golang_template_is_installed_once_and_types_a_heap_document_on_both
             }
             TargetNaming::DatedIndices => delete_index(&cluster, &target).await,
         }
-        let _ = cluster
-            .client()
+        let _ = gomon_testrig::es_client(cluster.url())
             .indices()
             .delete_index_template(
                 elasticsearch::indices::IndicesDeleteIndexTemplateParts::Name(&name),

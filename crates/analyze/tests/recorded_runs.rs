@@ -68,6 +68,31 @@ fn four_minutes_of_one_second_data_give_the_right_verdict_for_every_app() {
     );
 }
 
+/// The first minutes of real processes, the window where a leak must show
+/// early: every prefix of 60, 90 and 120 s of the recording gets each app's
+/// verdict (the cache has filled, in about 40 s, and levelled off).
+#[test]
+fn the_first_minutes_of_each_real_process_already_give_its_verdict() {
+    let docs = recorded();
+    for seconds in [60.0, 90.0, 120.0] {
+        for life in lifetimes(&docs) {
+            let mut early = life.clone();
+            let start = early.samples[0].t;
+            early.samples.retain(|s| s.t - start <= seconds);
+            let a = analyze(&early, &Thresholds::default());
+            let app = life.target.trim_end_matches(":6060");
+            let right: &[Verdict] = match app {
+                "steady" => &[Verdict::Steady],
+                "leaking" | "churnleak" => &[Verdict::Leak],
+                "cache" => &[Verdict::Plateau],
+                "gcheavy" => &[Verdict::GcPressure],
+                other => panic!("an app not in the recording: {other}"),
+            };
+            assert_eq!(a.verdicts, right, "{app}, first {seconds} s: {}", a.summary);
+        }
+    }
+}
+
 #[test]
 fn too_little_data_says_how_much_more_is_needed() {
     let docs = recorded();

@@ -57,8 +57,7 @@ fn documents(index: &str, n: usize) -> Vec<Document> {
 }
 
 async fn delete_index(cluster: &Cluster, index: &str) {
-    let _ = cluster
-        .client()
+    let _ = gomon_testrig::es_client(cluster.url())
         .indices()
         .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[index]))
         .send()

@@ -3,18 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use elasticsearch::Elasticsearch;
-use elasticsearch::auth::Credentials as EsCredentials;
-use elasticsearch::cert::{Certificate, CertificateValidation};
-use elasticsearch::http::Url;
-use elasticsearch::http::transport::{
-    MultiNodeConnectionPool, SingleNodeConnectionPool, TransportBuilder,
-};
 use hyper::Method;
 use hyper::header::HeaderMap;
 use serde_json::Value;
 
-use crate::auth::Credentials;
 use crate::batch::BulkBatch;
 use crate::config::SinkConfig;
 use crate::control::ControlTransport;
@@ -110,11 +102,9 @@ pub struct BulkOutcome {
 /// client and never follow a redirect: a 3xx answer is
 /// [`SinkError::Redirect`], naming where it pointed.
 ///
-/// `Debug` shows the URL only: the `elasticsearch` client's own `Debug`
-/// would print the credentials.
+/// `Debug` shows the URL only, never the credentials.
 #[derive(Clone)]
 pub struct Cluster {
-    client: Elasticsearch,
     control: Arc<ControlTransport>,
     url: String,
 }
@@ -132,60 +122,20 @@ impl Cluster {
     /// A URL with credentials in it (`http://user:password@host`) is refused.
     pub fn new(url: &str) -> Result<Cluster, SinkError> {
         crate::config::refuse_userinfo(url)?;
-        let invalid = |reason: String| SinkError::InvalidUrl {
-            url: url.to_owned(),
-            reason,
-        };
-        let parsed = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
-        let transport = TransportBuilder::new(SingleNodeConnectionPool::new(parsed))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
         let mut config = SinkConfig::new([url]);
         config.request_timeout = Duration::from_secs(30);
         Ok(Cluster {
-            client: Elasticsearch::new(transport),
             control: Arc::new(ControlTransport::new(&config)?),
             url: url.trim_end_matches('/').to_owned(),
         })
     }
 
     /// A control-plane connection with the hosts, credentials, CA and
-    /// request timeout of a sink's configuration (round-robin over the hosts
-    /// in the `elasticsearch` crate's pool). With a custom CA, the CA is
-    /// added to the client's trusted roots.
+    /// request timeout of a sink's configuration, sending round-robin over
+    /// the hosts. With a custom CA, the CA is added to the trusted roots.
     pub fn with_config(config: &SinkConfig) -> Result<Cluster, SinkError> {
         config.validate()?;
-        let mut urls = Vec::with_capacity(config.hosts.len());
-        for host in &config.hosts {
-            urls.push(Url::parse(host).map_err(|e| SinkError::InvalidUrl {
-                url: host.clone(),
-                reason: e.to_string(),
-            })?);
-        }
-        let mut builder = TransportBuilder::new(MultiNodeConnectionPool::round_robin(urls, None))
-            .timeout(config.request_timeout);
-        if let Some(credentials) = &config.credentials {
-            builder = builder.auth(match credentials.clone() {
-                Credentials::Basic { username, password } => {
-                    EsCredentials::Basic(username, password)
-                }
-                Credentials::ApiKey { id, key } => EsCredentials::ApiKey(id, key),
-                Credentials::Bearer { token } => EsCredentials::Bearer(token),
-            });
-        }
-        if let Some(pem) = config.tls.custom_ca_pem() {
-            let certificate = Certificate::from_pem(pem).map_err(|e| SinkError::Tls {
-                reason: format!("custom CA for the control plane: {e}"),
-            })?;
-            builder = builder.cert_validation(CertificateValidation::Full(certificate));
-        }
-        let transport = builder.build().map_err(|e| SinkError::InvalidConfig {
-            field: "hosts",
-            reason: e.to_string(),
-        })?;
         Ok(Cluster {
-            client: Elasticsearch::new(transport),
             control: Arc::new(ControlTransport::new(config)?),
             url: config.hosts.join(","),
         })
@@ -194,14 +144,6 @@ impl Cluster {
     /// The server's URL.
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// The underlying `elasticsearch` client, for calls this type does not
-    /// offer (tests and tools). Unlike this type's own requests, it follows
-    /// redirects (the `elasticsearch` crate's default, which cannot be
-    /// turned off): gomon itself never uses it.
-    pub fn client(&self) -> &Elasticsearch {
-        &self.client
     }
 
     async fn get_json(
@@ -381,6 +323,7 @@ fn json_or_text(body: &[u8]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Credentials;
 
     #[test]
     fn a_cluster_with_credentials_never_shows_them() {

@@ -38,11 +38,6 @@ impl TlsSettings {
         Ok(TlsSettings { custom: Some(ca) })
     }
 
-    /// The custom CA PEM, if any (the control-plane client loads it).
-    pub(crate) fn custom_ca_pem(&self) -> Option<&[u8]> {
-        self.custom.as_ref().map(CaCertificates::pem)
-    }
-
     /// The rustls client configuration.
     pub(crate) fn client_config(&self) -> rustls::ClientConfig {
         match &self.custom {

@@ -137,8 +137,7 @@ async fn a_document_with_a_mapping_error_is_dead_lettered_with_its_reason_and_th
         let index = unique("deadletter");
         delete_index(&cluster, &index).await;
         let (status, _) = (
-            cluster
-                .client()
+            gomon_testrig::es_client(cluster.url())
                 .indices()
                 .create(elasticsearch::indices::IndicesCreateParts::Index(&index))
                 .body(json!({"mappings": {"properties": {"n": {"type": "long"}}}}))

@@ -11,7 +11,7 @@ fn expected(kind: EngineKind) -> ServerKind {
 }
 
 async fn count(cluster: &Cluster, index: &str) -> u64 {
-    let client = cluster.client();
+    let client = gomon_testrig::es_client(cluster.url());
     client
         .indices()
         .refresh(elasticsearch::indices::IndicesRefreshParts::Index(&[index]))
@@ -89,8 +89,7 @@ async fn create_with_ids_delivers_once_then_counts_duplicates_and_reports_bad_do
             outcome.failed[0]
         );
 
-        cluster
-            .client()
+        gomon_testrig::es_client(cluster.url())
             .indices()
             .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[&index]))
             .send()

@@ -145,9 +145,7 @@ async fn the_control_plane_never_follows_a_redirect_to_another_host() {
         );
         // The check can fail: a client that follows redirects (the
         // `elasticsearch` crate's) does reach the other host here.
-        let follower = Cluster::new(&url).unwrap();
-        let _ = follower
-            .client()
+        let _ = gomon_testrig::es_client(&url)
             .send(
                 elasticsearch::http::Method::Get,
                 "/",

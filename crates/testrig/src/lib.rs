@@ -95,6 +95,21 @@ impl fmt::Display for AppKind {
     }
 }
 
+/// The line of `examples/go/leaking/main.go` that leaks (it stores every
+/// session in a map), as a heap profile of that app names it.
+///
+/// # Panics
+/// When the file or the line is gone.
+pub fn leaking_line() -> i64 {
+    let source = std::fs::read_to_string(repo_root().join("examples/go/leaking/main.go"))
+        .expect("examples/go/leaking/main.go");
+    let at = source
+        .lines()
+        .position(|l| l.contains("sessions[fmt.Sprintf("))
+        .expect("the leaking line of examples/go/leaking/main.go");
+    at as i64 + 1
+}
+
 /// Where the example binaries are built: `target/gomon-go-apps`.
 pub fn go_apps_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -405,6 +420,21 @@ pub fn engines() -> Vec<Engine> {
         );
     }
     found
+}
+
+/// An `elasticsearch` client for `url`, for a test's own queries (count,
+/// search, delete an index) next to what gomon wrote. gomon itself does not
+/// use this crate: its requests go through `gomon_sink`, which never follows
+/// a redirect, where this client does.
+pub fn es_client(url: &str) -> elasticsearch::Elasticsearch {
+    use elasticsearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+    let parsed = elasticsearch::http::Url::parse(url)
+        .unwrap_or_else(|e| panic!("{url} is not a server URL: {e}"));
+    let transport = TransportBuilder::new(SingleNodeConnectionPool::new(parsed))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap_or_else(|e| panic!("an elasticsearch client for {url}: {e}"));
+    elasticsearch::Elasticsearch::new(transport)
 }
 
 pub mod http;

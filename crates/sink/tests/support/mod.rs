@@ -342,7 +342,7 @@ fn req_is_bulk(path_and_query: &str) -> bool {
 
 /// Every `_id` in `index` (refreshed first), sorted.
 pub async fn ids_in(cluster: &Cluster, index: &str) -> Vec<String> {
-    let client = cluster.client();
+    let client = gomon_testrig::es_client(cluster.url());
     client
         .indices()
         .refresh(elasticsearch::indices::IndicesRefreshParts::Index(&[index]))
@@ -368,8 +368,7 @@ pub async fn ids_in(cluster: &Cluster, index: &str) -> Vec<String> {
 
 /// Deletes an index (ignoring a missing one).
 pub async fn delete_index(cluster: &Cluster, index: &str) {
-    let _ = cluster
-        .client()
+    let _ = gomon_testrig::es_client(cluster.url())
         .indices()
         .delete(elasticsearch::indices::IndicesDeleteParts::Index(&[index]))
         .send()
