@@ -59,5 +59,43 @@ fn cycle(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cycle);
+/// The decoding of one body and the typed read of its `memstats`, without
+/// HTTP: in one pass (`Snapshot::decode_reading_memstats`, the heap metric
+/// set's path), and as text checked first, then read (the path when an
+/// expvar document keeps `memstats`' tree).
+fn decode_memstats(c: &mut Criterion) {
+    use gomon_expvar::Snapshot;
+    use gomon_heap::MemStats;
+    let mut body = Vec::new();
+    gomon_simulator::Program::new(7).write_body(
+        std::time::Duration::from_secs(600),
+        1_700_000_000_000_000_000,
+        6060,
+        &mut body,
+    );
+    let mut group = c.benchmark_group("decode_memstats");
+    group.bench_function("one pass", |b| {
+        b.iter(|| {
+            let (snapshot, memstats) = Snapshot::decode_reading_memstats::<MemStats>(
+                black_box(&body),
+                std::time::Duration::ZERO,
+                64,
+            )
+            .expect("body");
+            black_box((snapshot, memstats.expect("memstats")))
+        })
+    });
+    group.bench_function("text, then typed", |b| {
+        b.iter(|| {
+            let snapshot =
+                Snapshot::decode(black_box(&body), std::time::Duration::ZERO).expect("body");
+            let memstats = MemStats::from_json_text(snapshot.memstats_json().expect("memstats"))
+                .expect("typed");
+            black_box((snapshot, memstats))
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cycle, decode_memstats);
 criterion_main!(benches);

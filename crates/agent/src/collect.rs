@@ -280,13 +280,30 @@ impl TargetTask {
         let wants_heap = self.sets.contains(&MetricSet::Heap);
         let wants_expvar = self.sets.contains(&MetricSet::Expvar) && self.flattener.is_some();
         let heap_fetch = if wants_heap {
-            Some(fetch(client, &self.heap_target, self.request_timeout).await)
+            // memstats is read straight into its typed form unless the same
+            // fetch's expvar document keeps memstats' tree.
+            let tree_wanted = wants_expvar
+                && self.expvar_target == self.heap_target
+                && self
+                    .flattener
+                    .as_ref()
+                    .is_some_and(Flattener::wants_memstats);
+            let read = if tree_wanted { Read::Tree } else { Read::Typed };
+            Some(fetch(client, &self.heap_target, self.request_timeout, read).await)
         } else {
             None
         };
         let expvar_fetch =
             if wants_expvar && (!wants_heap || self.expvar_target != self.heap_target) {
-                Some(fetch(client, &self.expvar_target, self.request_timeout).await)
+                Some(
+                    fetch(
+                        client,
+                        &self.expvar_target,
+                        self.request_timeout,
+                        Read::Tree,
+                    )
+                    .await,
+                )
             } else {
                 None
             };
@@ -308,7 +325,9 @@ impl TargetTask {
         let mut outcomes = Vec::new();
         if let Some(fetched) = heap {
             let golang = match &fetched.result {
-                Ok(snapshot) => self.heap_fields(snapshot, fetched.started),
+                Ok(snapshot) => {
+                    self.heap_fields(snapshot, fetched.memstats.as_ref(), fetched.started)
+                }
                 Err(e) => Err(CollectError::Fetch(e.clone())),
             };
             outcomes.push(Outcome {
@@ -348,17 +367,29 @@ impl TargetTask {
 
     /// `golang.heap` of one snapshot, with the interval fields since the
     /// previous one.
-    fn heap_fields(&mut self, snapshot: &Snapshot, at: Instant) -> Result<Golang, CollectError> {
+    /// `typed` is `memstats` already read in the decoding pass, if it was.
+    fn heap_fields(
+        &mut self,
+        snapshot: &Snapshot,
+        typed: Option<&MemStats>,
+        at: Instant,
+    ) -> Result<Golang, CollectError> {
         let target = || self.heap_target.to_string();
-        let memstats = memstats_object(snapshot)
-            .ok_or_else(|| CollectError::NoMemstats { target: target() })?;
-        let memstats =
-            MemStats::from_json_text(memstats).map_err(|source| CollectError::MemStats {
-                target: target(),
-                source,
-            })?;
+        let read;
+        let memstats = match typed {
+            Some(memstats) => memstats,
+            None => {
+                let text = memstats_object(snapshot)
+                    .ok_or_else(|| CollectError::NoMemstats { target: target() })?;
+                read = MemStats::from_json_text(text).map_err(|source| CollectError::MemStats {
+                    target: target(),
+                    source,
+                })?;
+                &read
+            }
+        };
         let cmdline = snapshot.cmdline().unwrap_or_default();
-        let heap = self.heap.observe(&memstats, &cmdline, at);
+        let heap = self.heap.observe(memstats, &cmdline, at);
         Ok(Golang::Heap(Box::new(heap)))
     }
 }
@@ -406,16 +437,39 @@ struct Fetched {
     wall: SystemTime,
     started: Instant,
     result: Result<Snapshot, Arc<FetchError>>,
+    /// `memstats` read in the decoding pass ([`Read::Typed`]), when the
+    /// body had one that reads as `runtime.MemStats`.
+    memstats: Option<MemStats>,
 }
 
-async fn fetch(client: &ExpvarClient, target: &Target, timeout: Duration) -> Fetched {
+/// How a fetch reads `memstats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// Straight into [`MemStats`] in the decoding pass: the heap metric
+    /// set's path.
+    Typed,
+    /// Kept as text, for a tree (an expvar document that keeps `memstats`).
+    Tree,
+}
+
+async fn fetch(client: &ExpvarClient, target: &Target, timeout: Duration, read: Read) -> Fetched {
     let wall = SystemTime::now();
     let started = Instant::now();
-    let result = client.fetch_within(target, timeout).await.map_err(Arc::new);
+    let (result, memstats) = match read {
+        Read::Typed => match client.fetch_reading_memstats(target, timeout).await {
+            Ok((snapshot, memstats)) => (Ok(snapshot), memstats),
+            Err(e) => (Err(Arc::new(e)), None),
+        },
+        Read::Tree => (
+            client.fetch_within(target, timeout).await.map_err(Arc::new),
+            None,
+        ),
+    };
     Fetched {
         wall,
         started,
         result,
+        memstats,
     }
 }
 
@@ -465,7 +519,8 @@ pub async fn collect_once(
         .transpose()
         .map_err(CollectError::Namespace)?
         .map(Flattener::new);
-    let fetched = fetch(client, &target, client.config().request_timeout).await;
+    // Kept as text: the check below reads it, and so may the expvar event.
+    let fetched = fetch(client, &target, client.config().request_timeout, Read::Tree).await;
     let snapshot = fetched
         .result
         .as_ref()

@@ -11,6 +11,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
 use crate::body::{BodyError, Encoding, read_capped};
@@ -270,6 +271,33 @@ impl ExpvarClient {
         target: &Target,
         request_timeout: Duration,
     ) -> Result<Snapshot, FetchError> {
+        self.fetch_decoded(target, request_timeout, |body, duration, max_depth| {
+            Snapshot::decode_with_max_depth(body, duration, max_depth)
+                .map(|snapshot| (snapshot, ()))
+        })
+        .await
+        .map(|(snapshot, ())| snapshot)
+    }
+
+    /// [`fetch_within`](ExpvarClient::fetch_within), with `memstats` read
+    /// straight into `T` while the body is decoded
+    /// ([`Snapshot::decode_reading_memstats`]): the snapshot then holds no
+    /// `memstats` text, and `T` comes beside it.
+    pub async fn fetch_reading_memstats<T: DeserializeOwned>(
+        &self,
+        target: &Target,
+        request_timeout: Duration,
+    ) -> Result<(Snapshot, Option<T>), FetchError> {
+        self.fetch_decoded(target, request_timeout, Snapshot::decode_reading_memstats)
+            .await
+    }
+
+    async fn fetch_decoded<T>(
+        &self,
+        target: &Target,
+        request_timeout: Duration,
+        decode: impl FnOnce(&[u8], Duration, usize) -> Result<(Snapshot, T), DecodeError>,
+    ) -> Result<(Snapshot, T), FetchError> {
         // The semaphore is never closed, so this always yields a slot.
         let _slot = self.in_flight.acquire().await.ok();
         let started = Instant::now();
@@ -298,8 +326,8 @@ impl ExpvarClient {
             ?duration,
             "fetched expvar"
         );
-        Snapshot::decode_with_max_depth(&body.bytes, duration, self.config.max_depth)
-            .map(|snapshot| snapshot.with_wire_bytes(body.wire_bytes))
+        decode(&body.bytes, duration, self.config.max_depth)
+            .map(|(snapshot, typed)| (snapshot.with_wire_bytes(body.wire_bytes), typed))
             .map_err(|source| FetchError::Decode {
                 target: target.to_string(),
                 source: source.with_content_type(content_type),

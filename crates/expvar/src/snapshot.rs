@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
@@ -118,37 +119,56 @@ impl Snapshot {
         duration: Duration,
         max_depth: usize,
     ) -> Result<Snapshot, DecodeError> {
-        if !starts_like_json(body) {
-            return Err(DecodeError::NotJson {
-                content_type: None,
-                first_bytes: quote_prefix(body),
-            });
+        let TopLevel { vars, memstats } =
+            decode_top_level::<Box<RawValue>>(body, max_depth, Nesting::Scanned)?;
+        Ok(Snapshot::new(vars, memstats, body, duration))
+    }
+
+    /// Decodes an expvar body like
+    /// [`decode_with_max_depth`](Snapshot::decode_with_max_depth), reading
+    /// `memstats` straight into `T` in the same pass: its text is neither
+    /// copied nor checked twice, the cheapest way to the typed form when no
+    /// tree of it is needed.
+    ///
+    /// The nesting limit holds for every variable but `memstats`, counted
+    /// while parsing instead of in a scan of its own; inside `memstats`,
+    /// whose shape `T` fixes, serde_json's own limit of 128 levels applies.
+    ///
+    /// On success the snapshot holds no `memstats` ([`memstats_json`](Snapshot::memstats_json)
+    /// is `None`) and `T` comes beside it (`None` when the body has no
+    /// `memstats`). When `T` cannot read it (not an object, a field of the
+    /// wrong type), or the body is not a usable expvar object, the body is
+    /// decoded again the ordinary way: the same errors, and the same
+    /// snapshot with `memstats` as text and no `T`, so that the caller can
+    /// say what is wrong with it.
+    pub fn decode_reading_memstats<T: DeserializeOwned>(
+        body: &[u8],
+        duration: Duration,
+        max_depth: usize,
+    ) -> Result<(Snapshot, Option<T>), DecodeError> {
+        match decode_top_level::<T>(body, max_depth, Nesting::Counted) {
+            Ok(TopLevel { vars, memstats }) => {
+                Ok((Snapshot::new(vars, None, body, duration), memstats))
+            }
+            Err(_) => Snapshot::decode_with_max_depth(body, duration, max_depth)
+                .map(|snapshot| (snapshot, None)),
         }
-        // Checked before parsing, iteratively, so the limit (not serde_json's
-        // recursion guard, nor the stack) decides, and the error says so.
-        check_depth(body, max_depth.min(MAX_DEPTH_CEILING))?;
-        let first = body.iter().find(|b| !is_json_whitespace(**b));
-        if first != Some(&b'{') {
-            // Not an object: parsed whole, so the error is the JSON's own
-            // (truncated, malformed) or names the type found.
-            let value: Value = serde_json::from_slice(body).map_err(json_error)?;
-            return Err(DecodeError::NotAnObject {
-                found: json_type(&value),
-            });
-        }
-        let mut parser = serde_json::Deserializer::from_slice(body);
-        let TopLevel { vars, memstats } = parser
-            .deserialize_map(TopLevelVisitor)
-            .and_then(|top| parser.end().map(|()| top))
-            .map_err(json_error)?;
-        Ok(Snapshot {
+    }
+
+    fn new(
+        vars: Map<String, Value>,
+        memstats: Option<Box<RawValue>>,
+        body: &[u8],
+        duration: Duration,
+    ) -> Snapshot {
+        Snapshot {
             vars,
             memstats,
             memstats_tree: OnceLock::new(),
             body_bytes: body.len(),
             wire_bytes: body.len(),
             duration,
-        })
+        }
     }
 
     /// Records how many bytes came over the wire (less than
@@ -261,22 +281,82 @@ impl PartialEq for Snapshot {
 /// The variable kept as text ([`Snapshot::memstats_json`]).
 const MEMSTATS: &str = "memstats";
 
-/// The top-level object: `memstats` as text, the rest as values.
-struct TopLevel {
-    vars: Map<String, Value>,
-    memstats: Option<Box<RawValue>>,
+/// How the nesting limit is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nesting {
+    /// The whole body scanned before parsing: exact, and the error gives
+    /// the offset.
+    Scanned,
+    /// Counted while the variables other than `memstats` are parsed: no
+    /// pass of its own; an excess fails the parse (the caller then decodes
+    /// the scanned way, for the error).
+    Counted,
 }
 
-struct TopLevelVisitor;
+/// Checks and parses the top-level object: `memstats` read as `M` (its
+/// text, or a typed form), the rest as values.
+fn decode_top_level<M: DeserializeOwned>(
+    body: &[u8],
+    max_depth: usize,
+    nesting: Nesting,
+) -> Result<TopLevel<M>, DecodeError> {
+    if !starts_like_json(body) {
+        return Err(DecodeError::NotJson {
+            content_type: None,
+            first_bytes: quote_prefix(body),
+        });
+    }
+    let limit = max_depth.min(MAX_DEPTH_CEILING);
+    // Checked before parsing, iteratively, so the limit (not serde_json's
+    // recursion guard, nor the stack) decides, and the error says so.
+    if nesting == Nesting::Scanned {
+        check_depth(body, limit)?;
+    }
+    let first = body.iter().find(|b| !is_json_whitespace(**b));
+    if first != Some(&b'{') {
+        // Not an object: parsed whole, so the error is the JSON's own
+        // (truncated, malformed) or names the type found.
+        let value: Value = serde_json::from_slice(body).map_err(json_error)?;
+        return Err(DecodeError::NotAnObject {
+            found: json_type(&value),
+        });
+    }
+    let mut parser = serde_json::Deserializer::from_slice(body);
+    // A variable's value starts at level 2 (the top-level object is 1).
+    let levels = match nesting {
+        Nesting::Scanned => None,
+        Nesting::Counted => Some(limit.saturating_sub(1)),
+    };
+    parser
+        .deserialize_map(TopLevelVisitor {
+            levels,
+            memstats: PhantomData,
+        })
+        .and_then(|top| parser.end().map(|()| top))
+        .map_err(json_error)
+}
 
-impl<'de> Visitor<'de> for TopLevelVisitor {
-    type Value = TopLevel;
+/// The top-level object: `memstats` as `M`, the rest as values.
+struct TopLevel<M> {
+    vars: Map<String, Value>,
+    memstats: Option<M>,
+}
+
+struct TopLevelVisitor<M> {
+    /// Levels of arrays and objects a variable's value may open, when
+    /// counted while parsing.
+    levels: Option<usize>,
+    memstats: PhantomData<M>,
+}
+
+impl<'de, M: DeserializeOwned> Visitor<'de> for TopLevelVisitor<M> {
+    type Value = TopLevel<M>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<M>, A::Error> {
         let mut top = TopLevel {
             vars: Map::new(),
             memstats: None,
@@ -286,10 +366,94 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
             if name == MEMSTATS {
                 top.memstats = Some(map.next_value()?);
             } else {
-                top.vars.insert(name, map.next_value()?);
+                let value = match self.levels {
+                    None => map.next_value()?,
+                    Some(levels) => map.next_value_seed(Limited { levels })?,
+                };
+                top.vars.insert(name, value);
             }
         }
         Ok(top)
+    }
+}
+
+/// A JSON value that may open at most `levels` more arrays or objects,
+/// built as serde_json's own `Value` visitor builds it.
+#[derive(Clone, Copy)]
+struct Limited {
+    levels: usize,
+}
+
+impl Limited {
+    /// The limit for what a container holds, or the error of opening one
+    /// too many.
+    fn open<E: serde::de::Error>(self) -> Result<Limited, E> {
+        match self.levels.checked_sub(1) {
+            Some(levels) => Ok(Limited { levels }),
+            None => Err(E::custom("nested deeper than the limit")),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Limited {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Limited {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.open()?;
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(inner)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.open()?;
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            object.insert(key, map.next_value_seed(inner)?);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -628,6 +792,89 @@ mod tests {
         Ok(())
     }
 
+    /// `decode_reading_memstats` (with `memstats` read as a tree) gives
+    /// what `decode_with_max_depth` gives, or the same error; only nesting
+    /// inside `memstats` is left to serde_json's own limit.
+    fn agree_one_pass(body: &[u8], max_depth: usize) -> Result<(), TestCaseError> {
+        let scanned = Snapshot::decode_with_max_depth(body, Duration::ZERO, max_depth);
+        let one_pass = Snapshot::decode_reading_memstats::<Value>(body, Duration::ZERO, max_depth);
+        match (scanned, one_pass) {
+            (Ok(scanned), Ok((snapshot, memstats))) => {
+                prop_assert_eq!(snapshot.vars(), scanned.vars());
+                let text = scanned
+                    .memstats_json()
+                    .map(|t| serde_json::from_str::<Value>(t).unwrap());
+                if memstats.is_some() {
+                    prop_assert!(snapshot.memstats_json().is_none());
+                    prop_assert_eq!(memstats, text);
+                } else {
+                    // Read again as text: the same snapshot.
+                    prop_assert_eq!(snapshot.memstats_json(), scanned.memstats_json());
+                }
+            }
+            (Err(scanned), Err(one_pass)) => {
+                prop_assert_eq!(scanned.to_string(), one_pass.to_string());
+            }
+            (Err(scanned), Ok((snapshot, memstats))) => {
+                // Accepted only for nesting inside `memstats` past the limit.
+                let deep_memstats = matches!(scanned, DecodeError::TooDeep { .. })
+                    && memstats.is_some()
+                    && check_depth(
+                        &serde_json::to_vec(&Value::Object(snapshot.vars().clone())).unwrap(),
+                        max_depth.min(MAX_DEPTH_CEILING),
+                    )
+                    .is_ok();
+                prop_assert!(deep_memstats, "{:?} accepted: {:?}", scanned, snapshot);
+            }
+            (Ok(scanned), Err(one_pass)) => {
+                prop_assert!(false, "{:?} refused: {:?}", scanned, one_pass);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn one_pass_reading_counts_nesting_outside_memstats_and_gives_the_scan_error() {
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(64), "]".repeat(64));
+        let err = Snapshot::decode_reading_memstats::<Value>(deep.as_bytes(), Duration::ZERO, 64)
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::TooDeep {
+                    limit: 64,
+                    offset: 69
+                }
+            ),
+            "{err:?}"
+        );
+        let within = format!("{{\"a\": {}1{}}}", "[".repeat(63), "]".repeat(63));
+        let (snapshot, memstats) =
+            Snapshot::decode_reading_memstats::<Value>(within.as_bytes(), Duration::ZERO, 64)
+                .unwrap();
+        assert!(memstats.is_none() && snapshot.var("a").is_some());
+    }
+
+    #[test]
+    fn memstats_that_the_type_cannot_read_comes_back_as_text() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Typed {
+            #[serde(rename = "NumGC")]
+            _num_gc: u32,
+        }
+        let body = br#"{"memstats": {"NumGC": "seven"}, "x": 1}"#;
+        let (snapshot, typed) =
+            Snapshot::decode_reading_memstats::<Typed>(body, Duration::ZERO, 64).unwrap();
+        assert!(typed.is_none());
+        assert_eq!(snapshot.memstats_json(), Some(r#"{"NumGC": "seven"}"#));
+        assert_eq!(snapshot.var("x"), Some(&Value::from(1)));
+        let body = br#"{"memstats": {"NumGC": 7}, "x": 1}"#;
+        let (snapshot, typed) =
+            Snapshot::decode_reading_memstats::<Typed>(body, Duration::ZERO, 64).unwrap();
+        assert_eq!(typed.unwrap()._num_gc, 7);
+        assert_eq!(snapshot.memstats_json(), None);
+    }
+
     /// The byte-at-a-time scan the word-at-a-time one must agree with.
     fn check_depth_bytewise(body: &[u8], limit: usize) -> Result<(), usize> {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
@@ -744,6 +991,41 @@ mod tests {
             prop_assert_eq!(snapshot.memstats(), memstats.and_then(Value::as_object));
             prop_assert!(!snapshot.vars().contains_key("memstats"));
             prop_assert_eq!(&snapshot.into_vars(), &object);
+        }
+
+        /// The one-pass read agrees with the scanned decode on JSON-like
+        /// bytes of any shape and any limit: the same variables and the same
+        /// `memstats` (as a tree here), or the same error.
+        #[test]
+        fn one_pass_reading_agrees_with_the_scanned_decode(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just("{"), Just("}"), Just("["), Just("]"), Just("\""), Just(":"),
+                    Just(","), Just("1"), Just("true"), Just("\"k\":"), Just("\"memstats\":"),
+                    Just("{\"a\":"), Just("[1,"), Just(" "),
+                ],
+                0..120,
+            ),
+            max_depth in 0usize..12,
+        ) {
+            let body = parts.concat();
+            agree_one_pass(body.as_bytes(), max_depth)?;
+        }
+
+        /// The same on valid objects nested around the limit, in `memstats`
+        /// and elsewhere.
+        #[test]
+        fn one_pass_reading_agrees_on_objects_around_the_limit(
+            vars in proptest::collection::btree_map("[a-c]{1,2}", json_value(), 0..6),
+            memstats in proptest::option::of(json_value()),
+            max_depth in 1usize..10,
+        ) {
+            let mut object: Map<String, Value> = vars.into_iter().collect();
+            if let Some(memstats) = memstats {
+                object.insert("memstats".to_owned(), memstats);
+            }
+            let body = serde_json::to_vec(&object).unwrap();
+            agree_one_pass(&body, max_depth)?;
         }
 
         #[test]

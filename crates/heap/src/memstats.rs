@@ -203,11 +203,11 @@ impl<'de> Deserialize<'de> for MemStats {
                         22 => &mut m.last_gc,
                         23 => &mut m.pause_total_ns,
                         24 => {
-                            m.pause_ns = map.next_value()?;
+                            m.pause_ns = map.next_value_seed(Sized::<u64>::new(RING))?;
                             continue;
                         }
                         25 => {
-                            m.pause_end = map.next_value()?;
+                            m.pause_end = map.next_value_seed(Sized::<u64>::new(RING))?;
                             continue;
                         }
                         26 => {
@@ -231,7 +231,8 @@ impl<'de> Deserialize<'de> for MemStats {
                             continue;
                         }
                         _ => {
-                            m.by_size = map.next_value()?;
+                            m.by_size =
+                                map.next_value_seed(Sized::<SizeClass>::new(SIZE_CLASSES))?;
                             continue;
                         }
                     };
@@ -241,6 +242,53 @@ impl<'de> Deserialize<'de> for MemStats {
             }
         }
         deserializer.deserialize_map(MemStatsVisitor)
+    }
+}
+
+/// Entries of Go's `PauseNs` and `PauseEnd` rings.
+const RING: usize = 256;
+
+/// Entries of `BySize` (Go's `runtime.MemStats` has 61).
+const SIZE_CLASSES: usize = 61;
+
+/// An array read into a vector sized for it at once: serde_json gives no
+/// length, and a vector grown from empty would be copied eight times on the
+/// way to 256 entries, on every fetch.
+struct Sized<T> {
+    expected: usize,
+    item: std::marker::PhantomData<T>,
+}
+
+impl<T> Sized<T> {
+    fn new(expected: usize) -> Self {
+        Sized {
+            expected,
+            item: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> de::DeserializeSeed<'de> for Sized<T> {
+    type Value = Vec<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Vec<T>, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for Sized<T> {
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(self.expected));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(items)
     }
 }
 
