@@ -253,6 +253,10 @@ impl ClientPool {
 pub(crate) struct TargetTask {
     pub(crate) heap_target: Target,
     expvar_target: Target,
+    /// `heap_target` and `expvar_target` as documents name them, written
+    /// once instead of on every fetch.
+    heap_address: String,
+    expvar_address: String,
     sets: Vec<MetricSet>,
     pub(crate) period: Duration,
     request_timeout: Duration,
@@ -264,6 +268,8 @@ impl TargetTask {
     /// A target before its first fetch.
     pub(crate) fn new(settings: TargetSettings) -> TargetTask {
         TargetTask {
+            heap_address: settings.heap_target.to_string(),
+            expvar_address: settings.expvar_target.to_string(),
             heap_target: settings.heap_target,
             expvar_target: settings.expvar_target,
             sets: settings.sets,
@@ -333,7 +339,7 @@ impl TargetTask {
             outcomes.push(Outcome {
                 metricset: "heap",
                 dataset: "golang.heap".to_owned(),
-                address: self.heap_target.to_string(),
+                address: self.heap_address.clone(),
                 timestamp: fetched.wall,
                 duration: fetched.started.elapsed(),
                 golang,
@@ -356,7 +362,7 @@ impl TargetTask {
             outcomes.push(Outcome {
                 metricset: "expvar",
                 dataset: format!("golang.{}", flattener.config().namespace()),
-                address: self.expvar_target.to_string(),
+                address: self.expvar_address.clone(),
                 timestamp: fetched.wall,
                 duration: fetched.started.elapsed(),
                 golang,
@@ -374,7 +380,7 @@ impl TargetTask {
         typed: Option<&MemStats>,
         at: Instant,
     ) -> Result<Golang, CollectError> {
-        let target = || self.heap_target.to_string();
+        let target = || self.heap_address.clone();
         let read;
         let memstats = match typed {
             Some(memstats) => memstats,
@@ -534,6 +540,8 @@ pub async fn collect_once(
     }
     let fetch_duration = snapshot.duration();
     let mut task = TargetTask {
+        heap_address: target.to_string(),
+        expvar_address: target.to_string(),
         heap_target: target.clone(),
         expvar_target: target,
         sets: [

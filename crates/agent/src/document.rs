@@ -251,8 +251,13 @@ impl Event {
     /// The document as one line of JSON (no newline): the one serialisation
     /// every output writes.
     pub fn to_json(&self, origin: &Origin) -> Vec<u8> {
+        // Sized for a heap document (about 1.2 KB) at once, not grown.
+        let mut line = Vec::with_capacity(2048);
         // Only strings, integers, finite floats and maps: cannot fail.
-        serde_json::to_vec(&self.document(origin)).unwrap_or_default()
+        match serde_json::to_writer(&mut line, &self.document(origin)) {
+            Ok(()) => line,
+            Err(_) => Vec::new(),
+        }
     }
 
     /// The document as a JSON value (for `gomon once` and tests).

@@ -357,14 +357,28 @@ impl Pass<'_> {
 
 fn joined_cmdline(value: &Value) -> Value {
     match value {
-        Value::Array(args) => Value::String(
-            args.iter()
-                .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_owned))
-                .collect::<Vec<_>>()
-                .join(" "),
-        ),
+        Value::Array(args) => {
+            // Written into one string: no string per argument.
+            let mut joined =
+                String::with_capacity(args.iter().map(arg_len).sum::<usize>() + args.len());
+            for (i, arg) in args.iter().enumerate() {
+                if i > 0 {
+                    joined.push(' ');
+                }
+                match arg {
+                    Value::String(s) => joined.push_str(s),
+                    other => joined.push_str(&other.to_string()),
+                }
+            }
+            Value::String(joined)
+        }
         other => other.clone(),
     }
+}
+
+/// The length of a `cmdline` argument when it is a string (the usual case).
+fn arg_len(arg: &Value) -> usize {
+    arg.as_str().map_or(0, str::len)
 }
 
 fn rate(previous: &Number, current: &Number, secs: f64) -> Option<f64> {
