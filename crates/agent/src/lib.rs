@@ -278,10 +278,9 @@ async fn run_target(
             _ = stop.changed() => return,
         };
         health = health.after(&name, events.iter().find_map(|e| e.error.as_deref()));
-        for event in events {
-            if !publish(event, &counters, &registry, &tap, &tx).await {
-                return;
-            }
+        // Boxed for the same reason: queueing holds the events in flight.
+        if !Box::pin(publish_all(events, &counters, &registry, &tap, &tx)).await {
+            return;
         }
         ticks.advance(&counters);
     }
@@ -319,6 +318,22 @@ impl Ticks {
         counters.skipped.fetch_add(skipped, Ordering::Relaxed);
         self.due = next;
     }
+}
+
+/// [`publish`] of each event in turn; `false` when the queue is gone.
+async fn publish_all(
+    events: Vec<Event>,
+    counters: &selfmon::TargetCounters,
+    registry: &Registry,
+    tap: &broadcast::Sender<Arc<Event>>,
+    tx: &mpsc::Sender<Event>,
+) -> bool {
+    for event in events {
+        if !publish(event, counters, registry, tap, tx).await {
+            return false;
+        }
+    }
+    true
 }
 
 /// Counts `event` for its target, hands a copy to live listeners, and
