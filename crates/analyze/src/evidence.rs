@@ -59,7 +59,7 @@ pub struct Evidence {
     /// How sure a leak or plateau call is (absent for other verdicts). Leak:
     /// share of point pairs over the last third that agree the heap rises
     /// (0.5 = chance, 1 = all). Plateau: share of the last third's points
-    /// that stay above the early level by at least half the growth threshold.
+    /// that stay above the early level by more than half the growth threshold.
     pub confidence: Option<f64>,
     /// NextGC (the GC limit) at the start, bytes.
     pub gc_limit_start_bytes: u64,

@@ -156,11 +156,8 @@ fn summed<'a>(lists: impl Iterator<Item = &'a Value>, growth_of: &str) -> Vec<Gr
             file,
             line,
             growth,
-            share: if positive > 0 {
-                growth as f64 / positive as f64
-            } else {
-                0.0
-            },
+            // A site listed grew, so `positive` is above zero.
+            share: growth as f64 / positive as f64,
             stack,
         })
         .collect();

@@ -178,16 +178,15 @@ pub struct GcCycle {
 pub fn gc_cycles(samples: &[Sample]) -> Vec<GcCycle> {
     let mut out: Vec<GcCycle> = Vec::new();
     let mut previous: Option<&Sample> = None;
-    let mut in_first_run = true;
     for s in samples {
         match previous {
+            // Nothing is in `out` while the data is still in its first run.
             Some(p) if s.gc_count == p.gc_count => {
-                if !in_first_run && let Some(last) = out.last_mut() {
+                if let Some(last) = out.last_mut() {
                     last.min_allocated = last.min_allocated.min(s.allocated);
                 }
             }
             Some(p) => {
-                in_first_run = false;
                 let allocated = s.allocated as f64;
                 let live_estimate = match (s.total_alloc, p.total_alloc) {
                     (Some(now), Some(before)) if s.gc_count == p.gc_count + 1 && now >= before => {
@@ -428,5 +427,154 @@ mod tests {
             troughs(&samples, 3),
             vec![(2.0, 3.0), (5.0, 6.0), (6.0, 4.0)]
         );
+    }
+
+    /// A sample `t` seconds in: HeapAlloc and NextGC in MB, NumGC.
+    fn sample(t: f64, allocated_mb: f64, next_gc_mb: f64, gc_count: u64) -> Sample {
+        Sample {
+            t: 1_800_000_000.0 + t,
+            allocated: (allocated_mb * 1e6) as u64,
+            total_alloc: None,
+            next_gc: (next_gc_mb * 1e6) as u64,
+            gc_count,
+            cpu_fraction: 0.001,
+            pause_p99_ns: None,
+            alloc_rate: None,
+            gc_rate: None,
+            restarted: false,
+            cmdline: "./app".to_owned(),
+        }
+    }
+
+    #[test]
+    fn error_documents_and_other_metric_sets_are_not_samples() {
+        let good = doc("a:1", "2026-01-01T00:00:01Z", 10, 4, "./x", false);
+        assert!(Sample::from_document(&good).is_some());
+        let mut failed = good.clone();
+        failed["error"] = json!({"message": "connection refused"});
+        assert_eq!(Sample::from_document(&failed), None);
+        let mut other = good;
+        other["metricset"]["name"] = json!("expvar");
+        assert_eq!(Sample::from_document(&other), None);
+    }
+
+    /// Each collection seen keeps the lowest HeapAlloc of its run; the run
+    /// the data starts in is no collection seen.
+    #[test]
+    fn a_collection_keeps_the_lowest_heap_alloc_of_its_run() {
+        let samples = [
+            (0.0, 50.0, 0),
+            (1.0, 30.0, 1),
+            (2.0, 25.0, 1),
+            (3.0, 40.0, 1),
+            (4.0, 35.0, 2),
+        ]
+        .map(|(t, mb, gc)| sample(t, mb, 60.0, gc));
+        let cycles = gc_cycles(&samples);
+        let seen: Vec<(u64, u64)> = cycles
+            .iter()
+            .map(|c| (c.gc_count, c.min_allocated))
+            .collect();
+        assert_eq!(seen, vec![(1, 25_000_000), (2, 35_000_000)]);
+    }
+
+    /// The goal ratio is the highest NextGC / live heap but the top 5 %,
+    /// and a collection whose live heap is estimated at nothing has none.
+    #[test]
+    fn the_goal_ratio_leaves_out_the_top_and_empty_estimates() {
+        let mut samples = vec![sample(0.0, 20.0, 40.0, 0)];
+        for i in 1..=10u32 {
+            // Nine collections at GOGC=100, one with NextGC three times the heap.
+            let next = if i == 5 { 60.0 } else { 40.0 };
+            samples.push(sample(f64::from(i), 20.0, next, u64::from(i)));
+        }
+        assert_eq!(live_heap(&samples).goal_ratio, Some(2.0));
+
+        // 20 MB allocated since a sample already at NextGC, HeapAlloc 10 MB.
+        let mut before = sample(0.0, 40.0, 40.0, 0);
+        before.total_alloc = Some(100_000_000);
+        let mut after = sample(1.0, 10.0, 20.0, 1);
+        after.total_alloc = Some(120_000_000);
+        let samples = [before, after];
+        assert_eq!(gc_cycles(&samples)[0].live_estimate, 0.0);
+        assert_eq!(live_heap(&samples).goal_ratio, None);
+    }
+
+    /// NextGC held within 0.3 % by a memory limit is not read as the live
+    /// heap: over three collections, with one goal straying, and over the
+    /// last third of a leak that reached its limit, which stays a leak.
+    #[test]
+    fn a_goal_held_by_a_limit_is_not_the_live_heap() {
+        // Three collections, NextGC within 0.1 % of 100 MB.
+        let held = [
+            sample(0.0, 60.0, 100.0, 0),
+            sample(10.0, 61.0, 100.05, 1),
+            sample(20.0, 62.0, 99.95, 2),
+            sample(30.0, 63.0, 100.0, 3),
+        ];
+        assert_eq!(live_heap(&held).source, LiveHeapSource::AfterGc);
+
+        // Ten collections at the limit, one goal of the last third 2 % above it.
+        let mut strays: Vec<Sample> = (0..=10u32)
+            .map(|i| {
+                let next = 100.0 + f64::from(i % 3) * 0.02;
+                sample(f64::from(i) * 10.0, 60.0 + f64::from(i), next, u64::from(i))
+            })
+            .collect();
+        strays[9].next_gc = 102_000_000;
+        assert_eq!(live_heap(&strays).source, LiveHeapSource::AfterGc);
+
+        // A leak of 0.5 MB/s from 20 MB, NextGC twice the live heap up to
+        // 100 MB (at 60 s), then held there.
+        let leak: Vec<Sample> = (0..=120u32)
+            .map(|i| {
+                let t = f64::from(i);
+                let live = 20.0 + 0.5 * t;
+                let next = (2.0 * live).min(100.0 + f64::from(i % 3) * 0.01);
+                sample(t, live + 0.2 * f64::from(i % 2), next, u64::from(i / 2))
+            })
+            .collect();
+        assert_eq!(live_heap(&leak).source, LiveHeapSource::AfterGc);
+        let life = Lifetime {
+            target: "a:1".to_owned(),
+            cmdline: "./app".to_owned(),
+            samples: leak,
+        };
+        let a = crate::verdict::analyze(&life, &crate::verdict::Thresholds::default());
+        assert_eq!(a.verdict, crate::verdict::Verdict::Leak, "{}", a.summary);
+    }
+
+    /// Several collections per window: one point per time window (1/40 of
+    /// the span, from the first sample), the lowest the window holds.
+    #[test]
+    fn many_collections_give_the_lowest_point_of_each_time_window() {
+        // 0.5 s apart over 41 s: windows of 1.025 s hold two or three.
+        let samples: Vec<Sample> = (0..=82u32)
+            .map(|i| {
+                let mb = 20.0 + f64::from((i * 7) % 5);
+                sample(f64::from(i) * 0.5, mb, mb * 1.1, u64::from(i))
+            })
+            .collect();
+        let first = samples[0].t;
+        let width = 41.0 / LIVE_HEAP_WINDOWS as f64;
+        let window = |t: f64| ((t - first) / width).floor() as i64;
+        let seen: Vec<(f64, f64)> = samples[1..]
+            .iter()
+            .map(|s| (s.t, s.allocated as f64))
+            .collect();
+        let points = live_heap(&samples).points;
+        let mut windows: Vec<i64> = seen.iter().map(|p| window(p.0)).collect();
+        windows.dedup();
+        assert_eq!(points.len(), windows.len());
+        for pair in points.windows(2) {
+            assert!(window(pair[0].0) < window(pair[1].0), "{pair:?}");
+        }
+        for p in &seen {
+            let kept = points.iter().find(|k| window(k.0) == window(p.0));
+            assert!(
+                kept.is_some_and(|k| k.1 <= p.1 && seen.contains(k)),
+                "{p:?}: {kept:?}"
+            );
+        }
     }
 }

@@ -137,4 +137,85 @@ mod tests {
         assert!(theil_sen(&[(1.0, 1.0)]).is_none());
         assert!(theil_sen(&[(1.0, 1.0), (1.0, 2.0)]).is_none());
     }
+
+    #[test]
+    fn an_even_count_has_the_mean_of_its_middle_two_as_median() {
+        assert_eq!(median_of(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median_of(&[3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median_of(&[]), None);
+    }
+
+    /// Over `MAX_POINTS`, points are taken evenly from the whole series:
+    /// a slope of 1 for the first half and 3 for the second is about 2.
+    #[test]
+    fn a_long_series_is_thinned_evenly_to_the_most_points() {
+        let points: Vec<(f64, f64)> = (0..1000)
+            .map(|i| {
+                let x = f64::from(i);
+                (
+                    x,
+                    if i < 500 {
+                        x
+                    } else {
+                        500.0 + 3.0 * (x - 500.0)
+                    },
+                )
+            })
+            .collect();
+        let t = theil_sen(&points).unwrap();
+        assert_eq!(t.points, MAX_POINTS);
+        assert!((t.slope - 2.0).abs() < 0.5, "{t:?}");
+        let exactly: Vec<(f64, f64)> = points[..MAX_POINTS].to_vec();
+        assert_eq!(theil_sen(&exactly).map(|t| t.points), Some(MAX_POINTS));
+    }
+
+    #[test]
+    fn points_that_are_not_finite_are_left_out() {
+        let t = theil_sen(&[
+            (0.0, 0.0),
+            (1.0, f64::NAN),
+            (2.0, 2.0),
+            (f64::INFINITY, 1.0),
+            (3.0, 3.0),
+        ])
+        .unwrap();
+        assert_eq!((t.points, t.slope, t.agreement), (3, 1.0, 1.0));
+    }
+
+    /// Agreement counts the pairs strictly on the side of the slope; with
+    /// no slope it is 0.
+    #[test]
+    fn agreement_is_the_share_of_pairs_strictly_on_the_side_of_the_slope() {
+        // Rising, one flat pair: slopes 1, 0.5 and 0.
+        let t = theil_sen(&[(0.0, 0.0), (1.0, 1.0), (2.0, 1.0)]).unwrap();
+        assert_eq!((t.slope, t.agreement), (0.5, 2.0 / 3.0));
+        // Falling, one flat pair.
+        let t = theil_sen(&[(0.0, 1.0), (1.0, 0.0), (2.0, 0.0)]).unwrap();
+        assert_eq!((t.slope, t.agreement), (-0.5, 2.0 / 3.0));
+        // Slopes -1, -0.5, 0, 0, 0 and 1: a median of 0.
+        let t = theil_sen(&[(0.0, 0.0), (1.0, 1.0), (2.0, 0.0), (3.0, 0.0)]).unwrap();
+        assert_eq!((t.slope, t.agreement), (0.0, 0.0));
+    }
+
+    /// Sen's interval: with ten points (45 pairs, C = 1.96 √125 ≈ 21.9),
+    /// the 12th and the 34th smallest pairwise slopes.
+    #[test]
+    fn the_interval_is_c_ranks_either_side_of_the_median_slope() {
+        let points: Vec<(f64, f64)> = (0..10)
+            .map(|i| {
+                let x = f64::from(i);
+                (x, x + f64::from((i * i * 7) % 11) * 0.37 + x.sqrt())
+            })
+            .collect();
+        let mut slopes: Vec<f64> = Vec::new();
+        for (i, a) in points.iter().enumerate() {
+            for b in &points[i + 1..] {
+                slopes.push((b.1 - a.1) / (b.0 - a.0));
+            }
+        }
+        slopes.sort_unstable_by(f64::total_cmp);
+        let t = theil_sen(&points).unwrap();
+        assert_eq!((t.slope_low, t.slope_high), (slopes[11], slopes[33]));
+        assert_eq!(t.slope, slopes[22]);
+    }
 }

@@ -478,12 +478,8 @@ fn judge_trend(
         );
     }
     // No call the numbers support: say why, and what would settle it.
-    let cycles_per_hour = if window > 0.0 {
-        evidence.gc_cycles_seen as f64 * 3600.0
-            / (samples.last().map_or(0.0, |s| s.t) - samples[0].t).max(1.0)
-    } else {
-        0.0
-    };
+    let cycles_per_hour = evidence.gc_cycles_seen as f64 * 3600.0
+        / (samples.last().map_or(0.0, |s| s.t) - samples[0].t).max(1.0);
     let why = if grows || rise > threshold {
         format!(
             "live heap grew from {:.1} to {:.1} MB ({rate}), but the last third ({} points, {recent_rate}, \
@@ -522,6 +518,53 @@ fn judge_trend(
 mod tests {
     use super::*;
 
+    /// Seconds since the Unix epoch of the first sample.
+    const T0: f64 = 1_800_000_000.0;
+
+    /// A sample `t` seconds in, HeapAlloc `allocated_mb` (MB), NextGC 10 %
+    /// above it (so the live heap is read from HeapAlloc after each
+    /// collection), after `gc_count` collections, GC taking `cpu` of the CPU.
+    fn sample(t: f64, allocated_mb: f64, gc_count: u64, cpu: f64) -> Sample {
+        Sample {
+            t: T0 + t,
+            allocated: (allocated_mb * MB) as u64,
+            total_alloc: None,
+            next_gc: (allocated_mb * 1.1 * MB) as u64,
+            gc_count,
+            cpu_fraction: cpu,
+            pause_p99_ns: None,
+            alloc_rate: None,
+            gc_rate: None,
+            restarted: false,
+            cmdline: "./app".to_owned(),
+        }
+    }
+
+    fn lifetime(samples: Vec<Sample>) -> Lifetime {
+        Lifetime {
+            target: "app:6060".to_owned(),
+            cmdline: "./app".to_owned(),
+            samples,
+        }
+    }
+
+    /// `n` samples `period` seconds apart, a collection before each, the
+    /// live heap at `mb(t)`.
+    fn collecting(n: usize, period: f64, mb: impl Fn(f64) -> f64, cpu: f64) -> Lifetime {
+        lifetime(
+            (0..n)
+                .map(|i| {
+                    let t = i as f64 * period;
+                    sample(t, mb(t), i as u64, cpu)
+                })
+                .collect(),
+        )
+    }
+
+    fn summary_of(life: Lifetime) -> String {
+        analyze(&life, &Thresholds::default()).summary
+    }
+
     /// The names people type after `--fail-on` and read in tables are the
     /// names in the JSON report.
     #[test]
@@ -539,5 +582,445 @@ mod tests {
                 Some(serde_json::Value::from(name))
             );
         }
+    }
+
+    /// The GC rate is the collections over the span, and a single sample
+    /// has no rate (not a division by a zero span).
+    #[test]
+    fn the_gc_rate_is_the_collections_over_the_span() {
+        let samples = (0..=60)
+            .map(|i| sample(f64::from(i), 50.0, u64::from(i as u32 / 2), 0.001))
+            .collect();
+        let a = analyze(&lifetime(samples), &Thresholds::default());
+        assert_eq!(a.evidence.gc_cycles_per_sec, Some(0.5));
+
+        let one = analyze(
+            &lifetime(vec![sample(0.0, 50.0, 3, 0.2)]),
+            &Thresholds::default(),
+        );
+        assert_eq!(one.evidence.gc_cycles_per_sec, None);
+        assert!(one.summary.contains(", 0.00 cycles/s)"), "{}", one.summary);
+    }
+
+    /// GC pressure is added to whatever the heap trend says, and only when
+    /// GC takes its share of the CPU.
+    #[test]
+    fn gc_pressure_is_added_to_a_leak_and_to_an_abstention() {
+        let leak = analyze(
+            &collecting(61, 1.0, |t| 20.0 + t * 0.1, 0.2),
+            &Thresholds::default(),
+        );
+        assert_eq!(leak.verdicts, vec![Verdict::Leak, Verdict::GcPressure]);
+        assert!(
+            leak.summary.starts_with("live heap grows ")
+                && leak.summary.ends_with("; GC takes 20.0 % of CPU"),
+            "{}",
+            leak.summary
+        );
+
+        let short = analyze(&collecting(5, 1.0, |_| 20.0, 0.2), &Thresholds::default());
+        assert_eq!(
+            short.verdicts,
+            vec![Verdict::InsufficientData, Verdict::GcPressure]
+        );
+        assert!(
+            short
+                .summary
+                .contains("; GC takes 20.0 % of CPU (p99 pause 0 µs, 1.00 cycles/s)"),
+            "{}",
+            short.summary
+        );
+
+        let calm = analyze(&collecting(5, 1.0, |_| 20.0, 0.001), &Thresholds::default());
+        assert_eq!(calm.verdicts, vec![Verdict::InsufficientData]);
+        assert!(!calm.summary.contains("GC takes"), "{}", calm.summary);
+    }
+
+    /// `min_samples` and `min_span_secs` are the least data a verdict
+    /// needs: exactly that much is enough, and one sample or one second
+    /// less is not.
+    #[test]
+    fn the_minimum_samples_and_span_are_enough_and_less_is_not() {
+        let flat = |n: usize, period: f64| collecting(n, period, |_| 50.0, 0.001);
+        let th = Thresholds::default();
+        assert_eq!(analyze(&flat(10, 10.0), &th).verdict, Verdict::Steady);
+        assert_eq!(analyze(&flat(31, 1.0), &th).verdict, Verdict::Steady);
+        assert_eq!(
+            summary_of(flat(9, 10.0)),
+            "9 samples over 80 s: need 1 more sample"
+        );
+        assert_eq!(
+            summary_of(flat(10, 1.0)),
+            "10 samples over 9 s: need 21 s more data"
+        );
+        assert_eq!(
+            summary_of(flat(4, 10.0)),
+            "4 samples over 30 s: need 6 more samples"
+        );
+    }
+
+    /// Too few collections: how many more, and at the pace seen, about how
+    /// long that takes; with none, what NumGC and HeapAlloc did.
+    #[test]
+    fn too_few_collections_say_how_many_more_and_how_long_that_takes() {
+        let gcs = [0, 1, 1, 2, 2];
+        let samples = gcs
+            .iter()
+            .enumerate()
+            .map(|(i, gc)| sample(i as f64 * 10.0, 20.0, *gc, 0.001))
+            .collect();
+        assert_eq!(
+            summary_of(lifetime(samples)),
+            "5 samples over 40 s: need 5 more samples and 1 more garbage collection: the live heap \
+             is only seen just after one, and 2 were seen (one every 20 s here, so about 20 s more)"
+        );
+
+        let samples = (0..12)
+            .map(|i| {
+                let mut s = sample(f64::from(i) * 5.0, 10.0 + f64::from(i), 7, 0.001);
+                s.next_gc = 40_000_000;
+                s
+            })
+            .collect();
+        assert_eq!(
+            summary_of(lifetime(samples)),
+            "12 samples over 55 s: need 3 more garbage collections: the live heap is only seen \
+             just after one, and 0 were seen (NumGC stayed at 7 while HeapAlloc went to 21.0 MB \
+             of a 40.0 MB GC limit)"
+        );
+
+        // Samples that share one time give no pace.
+        let same = lifetime(vec![
+            sample(0.0, 20.0, 1, 0.001),
+            sample(0.0, 21.0, 2, 0.001),
+        ]);
+        let summary = summary_of(same);
+        assert!(
+            summary.starts_with(
+                "2 samples over 0 s: need 8 more samples and 30 s more data and 2 more"
+            ) && !summary.contains("one every"),
+            "{summary}"
+        );
+    }
+
+    /// Collections counted but too few samples after them: more samples
+    /// settle it, and the summary asks only for those; three live-heap
+    /// points (two collections and the NextGC the data starts with) are
+    /// enough collections.
+    #[test]
+    fn enough_collections_ask_only_for_samples() {
+        let samples = [(0, 5), (40, 12)]
+            .iter()
+            .map(|(t, gc)| sample(f64::from(*t), 20.0, *gc, 0.001))
+            .collect();
+        assert_eq!(
+            summary_of(lifetime(samples)),
+            "2 samples over 40 s: need 8 more samples"
+        );
+
+        // NextGC twice the live heap: the live heap is read from NextGC,
+        // the first sample's included.
+        let goal = |t: f64, mb: f64, next_mb: f64, gc: u64| {
+            let mut s = sample(t, mb, gc, 0.001);
+            s.next_gc = (next_mb * MB) as u64;
+            s
+        };
+        let life = lifetime(vec![
+            goal(0.0, 25.0, 40.0, 0),
+            goal(10.0, 21.0, 42.0, 1),
+            goal(20.0, 30.0, 42.0, 1),
+            goal(30.0, 22.0, 44.0, 2),
+        ]);
+        let a = analyze(&life, &Thresholds::default());
+        assert_eq!(a.evidence.live_heap_points, 3);
+        assert_eq!(a.summary, "4 samples over 30 s: need 6 more samples");
+    }
+
+    /// The trend verdict on live-heap points given in (seconds, MB), with
+    /// its evidence.
+    fn judged(points_mb: &[(f64, f64)]) -> (Option<Verdict>, Evidence) {
+        let (verdict, _, evidence) = judged_with_summary(points_mb);
+        (verdict, evidence)
+    }
+
+    fn judged_with_summary(points_mb: &[(f64, f64)]) -> (Option<Verdict>, String, Evidence) {
+        let points: Vec<(f64, f64)> = points_mb.iter().map(|(t, m)| (*t, m * MB)).collect();
+        let samples = collecting(points.len(), 10.0, |_| 50.0, 0.001).samples;
+        let mut evidence = Evidence::default();
+        match judge_trend(&points, &samples, &Thresholds::default(), &mut evidence) {
+            Trended::Call(v, summary) => (Some(v), summary, evidence),
+            Trended::Unclear(why) => (None, why, evidence),
+        }
+    }
+
+    /// The levels the table prints: the lower quartile of the first tenth
+    /// of the window (its end included), or of the first third of the
+    /// points when that is more (at least two, at most ten); and of the
+    /// last third.
+    #[test]
+    fn the_start_and_end_levels_are_lower_quartiles_of_the_first_tenth_and_last_third() {
+        // The first tenth (0–10 s) holds six points, more than a third.
+        let (_, e) = judged(&[
+            (0.0, 30.0),
+            (2.0, 30.0),
+            (4.0, 30.0),
+            (6.0, 30.0),
+            (8.0, 10.0),
+            (10.0, 10.0),
+            (40.0, 30.0),
+            (70.0, 30.0),
+            (100.0, 30.0),
+        ]);
+        assert_eq!(e.live_heap_start_bytes, 10.0 * MB);
+        // Evenly spaced: a third of twelve points, four.
+        let rising: Vec<(f64, f64)> = (0..12)
+            .map(|i| (f64::from(i) * 10.0, 10.0 + f64::from(i)))
+            .collect();
+        let (_, e) = judged(&rising);
+        assert_eq!(
+            (e.live_heap_start_bytes, e.live_heap_end_bytes),
+            (10.0 * MB, 18.0 * MB)
+        );
+    }
+
+    /// A growth of exactly the threshold is the most a steady heap grows.
+    #[test]
+    fn a_growth_of_exactly_the_threshold_is_steady() {
+        let threshold_mb = Thresholds::default().min_growth_bytes / MB;
+        let (verdict, e) = judged(&[
+            (0.0, 5.0),
+            (1800.0, 5.0 + threshold_mb / 2.0),
+            (3600.0, 5.0 + threshold_mb),
+        ]);
+        assert_eq!(e.growth_mb_per_hour, e.growth_threshold_mb_per_hour);
+        assert_eq!(verdict, Some(Verdict::Steady));
+        // A step of the level of exactly the threshold early on, flat
+        // either side.
+        let step: Vec<(f64, f64)> = (0..40)
+            .map(|i| {
+                let mb = if i < 6 { 5.0 } else { 5.0 + threshold_mb };
+                (f64::from(i) * 10.0, mb)
+            })
+            .collect();
+        let (verdict, e) = judged(&step);
+        assert_eq!(
+            e.live_heap_end_bytes - e.live_heap_start_bytes,
+            e.growth_threshold_bytes
+        );
+        assert_eq!(verdict, Some(Verdict::Steady));
+    }
+
+    /// A leak needs the whole window's trend sure: a 95 % interval that
+    /// reaches down to zero (a long flat start) is not above zero.
+    #[test]
+    fn a_trend_whose_interval_reaches_zero_is_no_leak() {
+        let levels = [
+            10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 10.0, 20.0, 20.0, 30.0, 40.0, 50.0,
+        ];
+        let points: Vec<(f64, f64)> = levels
+            .iter()
+            .enumerate()
+            .map(|(i, mb)| (i as f64 * 10.0, *mb))
+            .collect();
+        let (verdict, e) = judged(&points);
+        assert_eq!(e.growth_low_mb_per_hour, 0.0, "{e:?}");
+        assert!(e.recent_growth_low_mb_per_hour > 0.0, "{e:?}");
+        assert_ne!(verdict, Some(Verdict::Leak));
+    }
+
+    /// A trend that rises while the floor of the live heap ends where it
+    /// started is no leak.
+    #[test]
+    fn no_leak_while_the_floor_ends_where_it_started() {
+        let (verdict, e) = judged(&[
+            (0.0, 10.0),
+            (10.0, 11.0),
+            (20.0, 12.0),
+            (30.0, 13.0),
+            (40.0, 14.0),
+            (50.0, 15.0),
+            (60.0, 16.0),
+            (70.0, 17.0),
+            (80.0, 10.0),
+            (90.0, 30.0),
+            (100.0, 40.0),
+            (110.0, 50.0),
+        ]);
+        assert_eq!(e.live_heap_end_bytes, e.live_heap_start_bytes);
+        assert!(e.growth_low_mb_per_hour > 0.0, "{e:?}");
+        assert_ne!(verdict, Some(Verdict::Leak));
+    }
+
+    /// A heap that filled fast and still creeps up at the end, surely but
+    /// at under a third of its average rate, has levelled off.
+    #[test]
+    fn a_creep_at_under_a_third_of_the_fill_rate_is_a_plateau() {
+        let points: Vec<(f64, f64)> = (0..12)
+            .map(|i| {
+                let t = f64::from(i) * 10.0;
+                let mb = if t <= 70.0 {
+                    10.0 + t * 0.5
+                } else {
+                    45.0 + (t - 70.0) * 0.02
+                };
+                (t, mb)
+            })
+            .collect();
+        let (verdict, e) = judged(&points);
+        assert!(e.recent_growth_low_mb_per_hour > 0.0, "{e:?}");
+        assert_eq!(verdict, Some(Verdict::Plateau));
+    }
+
+    /// A leak's summary: its rate, levels and window, and with a memory
+    /// limit the time until the live heap reaches it.
+    #[test]
+    fn a_leak_says_its_rate_levels_and_time_to_the_limit() {
+        let life = collecting(41, 1.0, |t| 20.0 + t * 0.1, 0.001);
+        assert_eq!(
+            summary_of(life.clone()),
+            "live heap grows +360.0 MB/h (20.3 → 23.0 MB over 39 s), still rising at the end \
+             (+360.0 MB/h over the last third)"
+        );
+        let th = Thresholds {
+            memory_limit: Some(100_000_000),
+            ..Thresholds::default()
+        };
+        let a = analyze(&life, &th);
+        // From 24 MB at the last point, 76 MB at 0.1 MB/s.
+        let left = a.evidence.seconds_to_limit.unwrap_or_default();
+        assert!((left - 760.0).abs() < 1.0, "{left}");
+        assert!(
+            a.summary.contains("; reaches the limit in 12m "),
+            "{}",
+            a.summary
+        );
+    }
+
+    /// A plateau's confidence: the share of the last third's points that
+    /// stay above the start level by more than half the growth threshold.
+    #[test]
+    fn a_plateau_is_as_sure_as_its_last_third_stays_above_the_start() {
+        let threshold_mb = Thresholds::default().min_growth_bytes / MB;
+        let mut points: Vec<(f64, f64)> = (0..16)
+            .map(|i| {
+                let t = f64::from(i) * 10.0;
+                (t, 10.0 + (t - 70.0).max(0.0) * 0.25)
+            })
+            .collect();
+        // The last third: six points at 30 MB, one dip to 0.3 of the
+        // threshold above the start and one to 1.4 of it.
+        for (i, above) in [30.0, 0.3, 30.0, 30.0, 30.0, 1.4, 30.0, 30.0]
+            .into_iter()
+            .enumerate()
+        {
+            let mb = if above < 20.0 {
+                10.0 + above * threshold_mb
+            } else {
+                above
+            };
+            points.push((160.0 + i as f64 * 10.0, mb));
+        }
+        let (verdict, e) = judged(&points);
+        assert_eq!(verdict, Some(Verdict::Plateau), "{e:?}");
+        assert_eq!(e.live_heap_start_bytes, 10.0 * MB);
+        assert_eq!(e.confidence, Some(7.0 / 8.0));
+    }
+
+    /// A live heap that swings widely around a flat level is too uneven to
+    /// call steady: the summary says so, with the interval of the trend;
+    /// a floor a little lower at the end is no fall.
+    #[test]
+    fn a_heap_swinging_widely_is_too_uneven_to_call_steady() {
+        let swings = [
+            12.0, 12.5, 17.0, 30.0, 15.0, 28.0, 20.0, 28.0, 15.0, 30.0, 17.0, 12.5, 12.0,
+        ];
+        let points: Vec<(f64, f64)> = swings
+            .iter()
+            .enumerate()
+            .map(|(i, mb)| (i as f64 * 10.0, *mb))
+            .collect();
+        let (verdict, why, e) = judged_with_summary(&points);
+        assert_eq!(verdict, None, "{why}");
+        assert!(
+            why.starts_with(
+                "live heap near 12.5 MB (+0.0 MB/h), too uneven to tell a growth of +31.5 MB/h \
+                 from none (95 % interval -480.0 MB/h to +480.0 MB/h)"
+            ),
+            "{why}"
+        );
+
+        let lower_floor: Vec<(f64, f64)> = (0..12)
+            .map(|i| {
+                let low = if i >= 8 { 8.0 } else { 10.0 };
+                (f64::from(i) * 10.0, if i % 2 == 0 { low } else { 30.0 })
+            })
+            .collect();
+        let (verdict, why, e2) = judged_with_summary(&lower_floor);
+        assert_eq!(verdict, None, "{why}");
+        assert!(e2.live_heap_end_bytes < e2.live_heap_start_bytes, "{e2:?}");
+        assert!(why.starts_with("live heap near 8.0 MB"), "{why}");
+        assert_eq!(
+            (e.live_heap_start_bytes, e.live_heap_end_bytes),
+            (12.0 * MB, 12.5 * MB)
+        );
+    }
+
+    /// A rise whose last third cannot tell whether it still rises gets no
+    /// verdict, and the summary says the heap grew: whether the whole
+    /// window's trend is sure or not, and whether the rise of the level
+    /// passed the threshold or not.
+    #[test]
+    fn a_rise_with_an_unclear_last_third_says_it_grew_and_cannot_tell_more() {
+        let cases: [&[f64]; 3] = [
+            // A sure rise; the last third rises at half the rate, its
+            // interval down to zero.
+            &[
+                10.0, 12.0, 14.0, 16.0, 18.0, 20.0, 22.0, 24.0, 26.0, 26.8, 26.8, 28.2,
+            ],
+            // A sure trend above the threshold, a rise of the level below it.
+            &[5.0, 5.1, 5.2, 5.3, 5.4, 5.5, 5.6, 5.7, 5.9, 6.6, 6.0, 6.1],
+            // No sure trend (a noisy start), a rise of the level above the
+            // threshold.
+            &[
+                10.9, 10.3, 10.7, 10.1, 10.8, 10.2, 10.6, 10.0, 13.0, 16.0, 14.0, 17.0,
+            ],
+        ];
+        for (case, levels) in cases.iter().enumerate() {
+            let points: Vec<(f64, f64)> = levels
+                .iter()
+                .enumerate()
+                .map(|(i, mb)| (i as f64 * 10.0, *mb))
+                .collect();
+            let (verdict, why, e) = judged_with_summary(&points);
+            assert_eq!(verdict, None, "case {case}: {why}");
+            assert!(
+                why.starts_with("live heap grew from ")
+                    && why.contains(") cannot tell whether it still rises"),
+                "case {case}: {why}"
+            );
+            assert!(e.recent_growth_low_mb_per_hour <= 0.0, "case {case}: {e:?}");
+        }
+    }
+
+    /// A live heap that falls, by its trend or by its level, gets no
+    /// verdict: the summary says it falls, and how many collections the
+    /// window held at what pace.
+    #[test]
+    fn a_falling_heap_says_it_falls_and_the_pace_of_collections() {
+        let slow = collecting(41, 1.0, |t| 30.0 - t * 0.1, 0.001);
+        assert!(summary_of(slow).starts_with("live heap is falling (29.2 → 26.3 MB, -360.0 MB/h)"));
+        let sliding = collecting(41, 1.0, |t| 30.0 - t * 0.2, 0.001);
+        assert_eq!(
+            summary_of(sliding),
+            "live heap is falling (28.4 → 22.6 MB, -720.0 MB/h): need a longer window \
+             (40 live-heap points from 40 collections, about 3600 per hour)"
+        );
+        // Flat, then a drop in the last third: no trend, a lower level.
+        let dropped = collecting(13, 10.0, |t| if t < 90.0 { 30.0 } else { 10.0 }, 0.001);
+        assert_eq!(
+            summary_of(dropped),
+            "live heap is falling (30.0 → 10.0 MB, +0.0 MB/h): need a longer window \
+             (12 live-heap points from 12 collections, about 360 per hour)"
+        );
     }
 }

@@ -134,3 +134,45 @@ proptest! {
         }
     }
 }
+
+/// A case the property once found: a heap that rose for a third of the
+/// window and then stayed at its cap, with HeapAlloc noise above it. The
+/// last third's trend is exactly zero, its interval wide: no leak.
+#[test]
+fn a_heap_held_at_a_cap_is_no_leak_when_its_last_third_is_flat() {
+    let noise = [
+        0.4196557794803594,
+        0.06242238365300735,
+        0.7119238748310869,
+        0.781179752558507,
+        0.15311778121288117,
+        0.0763412729035961,
+        0.1636353961476469,
+        0.21821660528106948,
+        0.2701479988835172,
+        0.2532070699250733,
+        0.291419013747319,
+        0.33256860170875013,
+        0.2886755955689619,
+        0.5656884162195766,
+    ];
+    let (n, period, base) = (153, 60.0, 2_100_678_892.612_017_4);
+    let slope = base * 0.5 / 3600.0;
+    let cap = base + slope * n as f64 * period * 0.345_973_495_043_071_7;
+    let docs = series(
+        n,
+        period,
+        base,
+        slope,
+        Some(cap),
+        &noise,
+        0,
+        1.380_895_530_921_697_5,
+        0.001,
+    );
+    let lives = lifetimes(&docs);
+    let a = analyze(&lives[0], &Thresholds::default());
+    assert_eq!(a.evidence.recent_growth_mb_per_hour, 0.0, "{a:#?}");
+    assert_ne!(a.verdict, Verdict::Leak, "{}", a.summary);
+    check(&a).unwrap();
+}

@@ -139,6 +139,11 @@ fn a_climbing_goroutine_count_is_a_goroutine_leak_naming_where_they_pile_up() {
         "{}",
         g.growth_per_hour
     );
+    // A straight climb: its 95 % interval is the rate itself.
+    assert_eq!(
+        (g.growth_low_per_hour, g.growth_high_per_hour),
+        (g.growth_per_hour, g.growth_per_hour)
+    );
     assert_eq!(g.growing[0].growth, 12_000);
     assert!(
         a.summary.starts_with("goroutines climb 1210 → 9610 (+72000/h), piling up at main.awaitReply app/main.go:24; heap: "),
@@ -193,4 +198,112 @@ fn a_goroutine_count_that_wanders_or_is_too_short_is_no_leak() {
     let a = analyze_with_profiles(life, &docs, &th);
     assert!(a.profiles.unwrap().goroutines.is_none());
     assert_eq!(a.verdict, Verdict::Steady);
+}
+
+#[test]
+fn a_profile_taken_just_before_the_first_heap_sample_belongs_to_the_lifetime() {
+    let mut docs = heap_docs(50_000);
+    let at = |millis_before: u64| {
+        humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(1_800_000_000_000 - millis_before),
+        )
+        .to_string()
+    };
+    // Half a second before the first heap sample: this process; two
+    // seconds before: not.
+    for (before, function) in [(500, "main.early"), (2_000, "main.previous")] {
+        let mut p = profile(0, T, vec![site(function, 1, 1_000_000)], 12, vec![]);
+        p["@timestamp"] = json!(at(before));
+        p["golang"]["profile"]["heap"]["basis"] = json!("previous");
+        docs.push(p);
+    }
+    let life = &lifetimes(&docs)[0];
+    let found = analyze_with_profiles(life, &docs, &Thresholds::default())
+        .profiles
+        .unwrap();
+    assert_eq!(found.profiles, 1);
+    assert_eq!(found.sites[0].function, "main.early");
+}
+
+#[test]
+fn a_site_whose_growth_sums_to_nothing_is_not_where_the_heap_grows() {
+    let mut docs = heap_docs(50_000);
+    for (i, freed) in [0, 2_000_000, -2_000_000].into_iter().enumerate() {
+        docs.push(profile(
+            i as u64 * 60 + 60,
+            T,
+            vec![
+                site("main.(*Sessions).Add", 30, 3_000_000),
+                site("main.buffer", 40, freed),
+            ],
+            12,
+            vec![],
+        ));
+    }
+    let life = &lifetimes(&docs)[0];
+    let found = analyze_with_profiles(life, &docs, &Thresholds::default())
+        .profiles
+        .unwrap();
+    let functions: Vec<&str> = found.sites.iter().map(|s| s.function.as_str()).collect();
+    assert_eq!(functions, vec!["main.(*Sessions).Add"]);
+    assert_eq!(found.sites[0].share, 1.0);
+}
+
+/// The goroutine count is judged only over the minimum span, and grows
+/// only past the larger of 20 goroutines and 10 % of where it started.
+#[test]
+fn the_goroutine_count_needs_the_minimum_span_and_a_tenth_more_than_it_started() {
+    let th = Thresholds::default();
+    let goroutines = |docs: &[Value]| {
+        let life = &lifetimes(docs)[0];
+        analyze_with_profiles(life, docs, &th)
+            .profiles
+            .and_then(|p| p.goroutines)
+    };
+    // Four profiles over 15 s: too short; over exactly 30 s: judged.
+    for (step, judged) in [(5, false), (10, true)] {
+        let mut docs = heap_docs(0);
+        for i in 0..4 {
+            docs.push(profile(i * step, T, vec![], 50 + 40 * i as i64, vec![]));
+        }
+        let g = goroutines(&docs);
+        assert_eq!(g.is_some(), judged, "{step} s apart: {g:?}");
+    }
+    // From 1005 goroutines (the first third's median), +45 over the
+    // window: under 10 %.
+    let mut docs = heap_docs(0);
+    for i in 0..10 {
+        docs.push(profile(i * 60, T, vec![], 1_000 + 5 * i as i64, vec![]));
+    }
+    let g = goroutines(&docs).unwrap();
+    assert!(g.growth_low_per_hour > 0.0, "{g:?}");
+    assert_eq!(g.threshold, 100.5);
+    assert!(!g.leaking, "{g:?}");
+}
+
+/// A climb of the goroutine count is a leak only when the whole interval
+/// of its trend is above zero: a long flat start (counts are whole
+/// numbers, so many pairs tie) leaves it at zero.
+#[test]
+fn a_goroutine_trend_whose_interval_reaches_zero_is_no_leak() {
+    let mut docs = heap_docs(0);
+    for (i, n) in [50, 50, 50, 50, 50, 50, 50, 80, 110, 140]
+        .iter()
+        .enumerate()
+    {
+        docs.push(profile(i as u64 * 60, T, vec![], *n, vec![]));
+    }
+    let life = &lifetimes(&docs)[0];
+    let g = analyze_with_profiles(life, &docs, &Thresholds::default())
+        .profiles
+        .unwrap()
+        .goroutines
+        .unwrap();
+    assert_eq!(g.growth_low_per_hour, 0.0, "{g:?}");
+    assert!(
+        g.growth_per_hour * g.window_secs / 3600.0 >= g.threshold,
+        "{g:?}"
+    );
+    assert!(!g.leaking, "{g:?}");
 }
