@@ -138,22 +138,37 @@ enum Name {
     Other(String),
 }
 
-impl<'de> Deserialize<'de> for Name {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Name, D::Error> {
-        struct NameVisitor;
-        impl Visitor<'_> for NameVisitor {
-            type Value = Name;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a field name")
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
-                Ok(match NAMES.iter().position(|known| *known == name) {
-                    Some(i) => Name::Known(i),
-                    None => Name::Other(name.to_owned()),
-                })
-            }
+/// Reads a field name, trying first the one Go writes next (`expected`,
+/// the place after the previous name): Go writes them in [`NAMES`]' order,
+/// so a name is usually matched by one comparison instead of a search.
+#[derive(Clone, Copy)]
+struct NameSeed {
+    expected: usize,
+}
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed {
+    type Value = Name;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+        if NAMES.get(self.expected) == Some(&name) {
+            return Ok(Name::Known(self.expected));
         }
-        deserializer.deserialize_str(NameVisitor)
+        Ok(match NAMES.iter().position(|known| *known == name) {
+            Some(i) => Name::Known(i),
+            None => Name::Other(name.to_owned()),
+        })
     }
 }
 
@@ -169,9 +184,13 @@ impl<'de> Deserialize<'de> for MemStats {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MemStats, A::Error> {
                 let mut m = MemStats::default();
-                while let Some(name) = map.next_key::<Name>()? {
+                let mut expected = 0;
+                while let Some(name) = map.next_key_seed(NameSeed { expected })? {
                     let i = match name {
-                        Name::Known(i) => i,
+                        Name::Known(i) => {
+                            expected = i + 1;
+                            i
+                        }
                         Name::Other(name) => {
                             m.other.insert(name, map.next_value()?);
                             continue;
