@@ -214,7 +214,10 @@ fn explain_names_the_leaking_line_and_the_piling_goroutines_and_what_to_import()
         .unwrap();
     let first_site = stdout.lines().nth(header + 1).unwrap();
     assert!(
-        first_site.ends_with("main.main.func1.1 leaking/main.go:30"),
+        first_site.ends_with(&format!(
+            "main.main.func1.1 leaking/main.go:{}",
+            gomon_testrig::leaking_line()
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("flat%"), "the pprof table: {stdout}");
