@@ -4,17 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Empty;
-use hyper::{Request, header};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper::HeaderMap;
 use serde::de::DeserializeOwned;
 use tokio::sync::Semaphore;
 
-use crate::body::{BodyError, Encoding, read_capped};
+use crate::body::{BodyError, Encoding, ReadBody, gunzip_capped};
+use crate::http1::{Failure, Transport};
 use crate::snapshot::DEFAULT_MAX_DEPTH;
 use crate::tls::{TlsVerification, client_config};
 use crate::{DecodeError, Snapshot, Target};
@@ -202,13 +197,11 @@ pub struct RawBody {
     pub duration: Duration,
 }
 
-type HttpClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
-
 /// An async client for expvar endpoints. Cheap to clone; clones share one
 /// keep-alive connection pool (HTTP/1.1) and one limit of fetches in flight.
 #[derive(Clone)]
 pub struct ExpvarClient {
-    http: HttpClient,
+    transport: Arc<Transport>,
     in_flight: Arc<Semaphore>,
     config: ClientConfig,
 }
@@ -228,7 +221,7 @@ impl ExpvarClient {
     /// logs a warning.
     pub fn new(config: ClientConfig) -> ExpvarClient {
         ExpvarClient {
-            http: http_client(&config),
+            transport: Arc::new(transport(&config)),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             config,
         }
@@ -251,7 +244,7 @@ impl ExpvarClient {
             ..self.config.clone()
         };
         ExpvarClient {
-            http: http_client(&config),
+            transport: Arc::new(transport(&config)),
             in_flight: self.in_flight.clone(),
             config,
         }
@@ -312,8 +305,8 @@ impl ExpvarClient {
                 })
             });
         let duration = started.elapsed();
-        let (body, content_type) = match outcome {
-            Ok(fetched) => fetched,
+        let body = match outcome {
+            Ok(body) => body,
             Err(error) => {
                 tracing::debug!(target_address = %target, ?duration, %error, "expvar fetch failed");
                 return Err(error);
@@ -321,16 +314,16 @@ impl ExpvarClient {
         };
         tracing::debug!(
             target_address = %target,
-            body_bytes = body.bytes.len(),
-            wire_bytes = body.wire_bytes,
+            body_bytes = body.bytes().len(),
+            wire_bytes = body.wire_bytes(),
             ?duration,
             "fetched expvar"
         );
-        decode(&body.bytes, duration, self.config.max_depth)
-            .map(|(snapshot, typed)| (snapshot.with_wire_bytes(body.wire_bytes), typed))
+        decode(body.bytes(), duration, self.config.max_depth)
+            .map(|(snapshot, typed)| (snapshot.with_wire_bytes(body.wire_bytes()), typed))
             .map_err(|source| FetchError::Decode {
                 target: target.to_string(),
-                source: source.with_content_type(content_type),
+                source: source.with_content_type(body.response.content_type()),
             })
     }
 
@@ -347,28 +340,24 @@ impl ExpvarClient {
     ) -> Result<RawBody, FetchError> {
         let _slot = self.in_flight.acquire().await.ok();
         let started = Instant::now();
-        let (body, content_type) =
-            tokio::time::timeout(request_timeout, self.fetch_body_as(target, accept))
-                .await
-                .unwrap_or_else(|_| {
-                    Err(FetchError::Timeout {
-                        target: target.to_string(),
-                        phase: TimeoutPhase::Request,
-                        after: request_timeout,
-                    })
-                })?;
+        let body = tokio::time::timeout(request_timeout, self.fetch_body_as(target, accept))
+            .await
+            .unwrap_or_else(|_| {
+                Err(FetchError::Timeout {
+                    target: target.to_string(),
+                    phase: TimeoutPhase::Request,
+                    after: request_timeout,
+                })
+            })?;
         Ok(RawBody {
-            bytes: body.bytes,
-            wire_bytes: body.wire_bytes,
-            content_type,
+            wire_bytes: body.wire_bytes(),
+            content_type: body.response.content_type(),
+            bytes: body.into_bytes(),
             duration: started.elapsed(),
         })
     }
 
-    async fn fetch_body(
-        &self,
-        target: &Target,
-    ) -> Result<(crate::body::ReadBody, Option<String>), FetchError> {
+    async fn fetch_body(&self, target: &Target) -> Result<ReadBody, FetchError> {
         self.fetch_body_as(target, "application/json").await
     }
 
@@ -376,7 +365,7 @@ impl ExpvarClient {
         &self,
         target: &Target,
         accept: &'static str,
-    ) -> Result<(crate::body::ReadBody, Option<String>), FetchError> {
+    ) -> Result<ReadBody, FetchError> {
         let name = || target.to_string();
         let headers = target
             .request_headers()
@@ -385,137 +374,143 @@ impl ExpvarClient {
                 target: name(),
                 reason: e.to_string(),
             })?;
-        let mut request = Request::get(target.uri().clone())
-            .header(header::ACCEPT, accept)
-            .header(
-                header::USER_AGENT,
-                concat!("gomon/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::new())
-            .map_err(|e| FetchError::Unreachable {
-                target: name(),
-                reason: e.to_string(),
-            })?;
-        if self.config.gzip {
-            request.headers_mut().insert(
-                header::ACCEPT_ENCODING,
-                header::HeaderValue::from_static("gzip"),
-            );
-        }
-        request.headers_mut().extend(headers);
-        let response = self
-            .http
-            .request(request)
+        let request = request_head(target, accept, self.config.gzip, &headers);
+        let exchange = self
+            .transport
+            .send(target.uri(), &request)
             .await
-            .map_err(|e| self.request_error(target, &e))?;
-        let status = response.status();
-        if !status.is_success() {
+            .map_err(|failure| self.failure(target, failure))?;
+        let status = exchange.status();
+        if !(200..300).contains(&status) {
             return Err(FetchError::Status {
                 target: name(),
-                status: status.as_u16(),
+                status,
             });
         }
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        let encoding = match response.headers().get(header::CONTENT_ENCODING) {
+        let encoding = match exchange.content_encoding() {
             None => Encoding::Identity,
-            Some(value) => match value.to_str().map(|v| v.trim().to_ascii_lowercase()) {
-                Ok(v) if v.is_empty() || v == "identity" => Encoding::Identity,
-                Ok(v) if v == "gzip" || v == "x-gzip" => Encoding::Gzip,
-                _ => {
-                    return Err(FetchError::UnsupportedEncoding {
-                        target: name(),
-                        encoding: String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                    });
+            Some(value) => {
+                match std::str::from_utf8(value).map(|v| v.trim().to_ascii_lowercase()) {
+                    Ok(v) if v.is_empty() || v == "identity" => Encoding::Identity,
+                    Ok(v) if v == "gzip" || v == "x-gzip" => Encoding::Gzip,
+                    _ => {
+                        return Err(FetchError::UnsupportedEncoding {
+                            target: name(),
+                            encoding: String::from_utf8_lossy(value).into_owned(),
+                        });
+                    }
                 }
-            },
+            }
         };
-        let size_hint = hyper::body::Body::size_hint(response.body()).exact();
         let limit = self.config.max_body_bytes;
-        if size_hint.is_some_and(|n| n > limit as u64) {
+        let too_large = |decompressed| FetchError::BodyTooLarge {
+            target: name(),
+            limit,
+            decompressed,
+        };
+        if exchange.content_length().is_some_and(|n| n > limit as u64) {
             // Content-Length already says it is too big: don't read it.
-            return Err(FetchError::BodyTooLarge {
-                target: name(),
-                limit,
-                decompressed: false,
-            });
+            return Err(too_large(false));
         }
-        let body = read_capped(response.into_body(), encoding, limit, size_hint)
+        let response = exchange
+            .read_body(limit)
             .await
-            .map_err(|e| match e {
-                BodyError::TooLarge { decompressed } => FetchError::BodyTooLarge {
-                    target: name(),
-                    limit,
-                    decompressed,
-                },
-                BodyError::Read(reason) => FetchError::Read {
-                    target: name(),
-                    reason,
-                },
+            .map_err(|failure| self.failure(target, failure))?;
+        let gunzipped = match encoding {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some(gunzip_capped(response.body(), limit).map_err(|e| match e {
+                BodyError::TooLarge => too_large(true),
                 BodyError::Gzip(reason) => FetchError::Read {
                     target: name(),
                     reason: format!("corrupt gzip stream: {reason}"),
                 },
-            })?;
-        Ok((body, content_type))
+            })?),
+        };
+        Ok(ReadBody {
+            response,
+            gunzipped,
+        })
     }
 
-    /// Sorts a failed request into timeout, TLS or unreachable by its causes.
-    fn request_error(
-        &self,
-        target: &Target,
-        error: &hyper_util::client::legacy::Error,
-    ) -> FetchError {
-        for cause in causes(error) {
-            if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
-                return FetchError::Tls {
-                    target: target.to_string(),
-                    reason: format!("{tls}{}", tls_hint(tls)),
-                };
-            }
-            if cause
-                .downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
-            {
-                return FetchError::Timeout {
-                    target: target.to_string(),
-                    phase: TimeoutPhase::Connect,
-                    after: self.config.connect_timeout,
-                };
-            }
-        }
-        FetchError::Unreachable {
+    /// What a failed exchange means for the user.
+    fn failure(&self, target: &Target, failure: Failure) -> FetchError {
+        let unreachable = |reason: String| FetchError::Unreachable {
             target: target.to_string(),
-            reason: gomon_net::error_chain(error),
+            reason,
+        };
+        match failure {
+            Failure::Resolve(error) => unreachable(format!("dns error: {error}")),
+            Failure::Connect(address, error) => {
+                unreachable(format!("tcp connect error: {address}: {error}"))
+            }
+            Failure::ConnectTimeout => FetchError::Timeout {
+                target: target.to_string(),
+                phase: TimeoutPhase::Connect,
+                after: self.config.connect_timeout,
+            },
+            Failure::Tls(error) => {
+                let tls = causes(&error)
+                    .into_iter()
+                    .find_map(|cause| cause.downcast_ref::<rustls::Error>());
+                match tls {
+                    Some(tls) => FetchError::Tls {
+                        target: target.to_string(),
+                        reason: format!("{tls}{}", tls_hint(tls)),
+                    },
+                    None => unreachable(format!("TLS handshake: {error}")),
+                }
+            }
+            Failure::Head(reason) => unreachable(reason),
+            Failure::Body(reason) => FetchError::Read {
+                target: target.to_string(),
+                reason,
+            },
+            Failure::TooLarge => FetchError::BodyTooLarge {
+                target: target.to_string(),
+                limit: self.config.max_body_bytes,
+                decompressed: false,
+            },
         }
     }
 }
 
-/// The read buffer of each connection.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The head of a `GET` of `target`: one buffer, written in one go.
+fn request_head(target: &Target, accept: &str, gzip: bool, headers: &HeaderMap) -> Vec<u8> {
+    let uri = target.uri();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let mut head = Vec::with_capacity(160 + 64 * headers.len());
+    for part in [
+        "GET ",
+        path,
+        " HTTP/1.1\r\nHost: ",
+        authority,
+        "\r\nAccept: ",
+        accept,
+        concat!("\r\nUser-Agent: gomon/", env!("CARGO_PKG_VERSION"), "\r\n"),
+    ] {
+        head.extend_from_slice(part.as_bytes());
+    }
+    if gzip {
+        head.extend_from_slice(b"Accept-Encoding: gzip\r\n");
+    }
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
 
 /// One keep-alive pool with `config`'s connect timeout and TLS trust.
-fn http_client(config: &ClientConfig) -> HttpClient {
-    let mut tcp = HttpConnector::new();
-    tcp.set_connect_timeout(Some(config.connect_timeout));
-    tcp.set_nodelay(true);
-    // The TLS layer on top decides between http and https.
-    tcp.enforce_http(false);
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(client_config(&config.tls))
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(tcp);
-    let mut builder = Client::builder(TokioExecutor::new());
-    builder.pool_idle_timeout(config.pool_idle_timeout);
-    // Reads of at most 4 KiB: hyper keeps a connection's read buffer while
-    // it idles between fetches (one per target), and its adaptive buffer
-    // grows to 16 KiB on a typical 10 KB body; three reads of a body cost
-    // less than 12 KiB more per target (4 MB at 1,000 targets).
-    builder.http1_read_buf_exact_size(READ_BUFFER_BYTES);
-    builder.build(connector)
+fn transport(config: &ClientConfig) -> Transport {
+    Transport::new(
+        client_config(&config.tls),
+        config.connect_timeout,
+        config.pool_idle_timeout,
+    )
 }
 
 fn tls_hint(error: &rustls::Error) -> &'static str {

@@ -55,6 +55,7 @@
 mod auth;
 mod body;
 mod client;
+mod http1;
 mod snapshot;
 mod target;
 mod tls;

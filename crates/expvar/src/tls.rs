@@ -49,7 +49,7 @@ mod tests {
             TlsVerification::DangerAcceptInvalidCertificates,
         ] {
             let config = client_config(&mode);
-            // hyper-rustls insists on setting ALPN itself.
+            // The transport sets ALPN itself (http/1.1).
             assert!(config.alpn_protocols.is_empty());
         }
     }

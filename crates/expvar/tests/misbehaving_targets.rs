@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gomon_expvar::{ClientConfig, DecodeError, ExpvarClient, FetchError, Target, TimeoutPhase};
-use support::{Reply, SMALL_EXPVAR, TestServer, gzip, json_response, response};
+use support::{Reply, SMALL_EXPVAR, TestServer, chunked_response, gzip, json_response, response};
 use tokio::time::Instant;
 
 fn target(server: &TestServer) -> Target {
@@ -360,6 +360,127 @@ async fn one_client_reuses_its_keep_alive_connection() {
     }
     assert_eq!(server.requests().len(), 3);
     assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_body_arriving_a_few_bytes_at_a_time_is_decoded_and_its_connection_kept() {
+    // Every boundary lands somewhere: inside chunk-size lines, extensions,
+    // data, the CRLF after data, the last chunk and the trailer.
+    let whole = chunked_response(SMALL_EXPVAR.as_bytes(), 16);
+    let server = TestServer::start(move |_| Reply::Pieces {
+        pieces: whole.chunks(3).map(<[u8]>::to_vec).collect(),
+        pause: Duration::from_millis(1),
+    })
+    .await;
+    let client = client_with(ClientConfig::default());
+    let target = target(&server);
+    for _ in 0..2 {
+        let snapshot = client.fetch(&target).await.unwrap();
+        assert_eq!(
+            snapshot.vars()["big_counter"].as_u64(),
+            Some(9_007_199_254_740_993)
+        );
+        assert_eq!(snapshot.memstats().unwrap()["NumGC"], 7);
+        assert_eq!(snapshot.wire_bytes(), SMALL_EXPVAR.len());
+    }
+    assert_eq!(server.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_chunked_body_past_the_cap_is_cut_at_the_cap() {
+    let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(40 * 1024));
+    let whole = chunked_response(body.as_bytes(), 1000);
+    let server = TestServer::start(move |_| Reply::KeepAlive(whole.clone())).await;
+    let err = fetch_error(
+        &server,
+        ClientConfig {
+            max_body_bytes: 32 * 1024,
+            ..ClientConfig::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            err,
+            FetchError::BodyTooLarge {
+                limit: 32_768,
+                decompressed: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_chunked_framing_is_a_read_error_naming_it() {
+    for (body, says) in [
+        (&b"zz\r\n{}\r\n0\r\n\r\n"[..], "chunk-size"),
+        (&b"2\r\n{}}\r\n0\r\n\r\n"[..], "longer than its size"),
+        (&b"2\r\n{}\r\n"[..], "middle of a chunked body"),
+    ] {
+        let mut reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        reply.extend_from_slice(body);
+        let server = TestServer::start(move |_| Reply::Close(reply.clone())).await;
+        let err = fetch_error(&server, ClientConfig::default()).await;
+        assert!(
+            matches!(&err, FetchError::Read { reason, .. } if reason.contains(says)),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_kept_alive_connection_closed_by_the_server_is_replaced_once_without_an_error() {
+    // Every second request on the server finds its connection closed
+    // without an answer, as when a server's idle timeout races a request.
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let server = TestServer::start({
+        let seen = seen.clone();
+        move |_| {
+            if seen
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                .is_multiple_of(2)
+            {
+                Reply::KeepAlive(json_response(SMALL_EXPVAR))
+            } else {
+                Reply::Close(Vec::new())
+            }
+        }
+    })
+    .await;
+    let client = client_with(ClientConfig::default());
+    let target = target(&server);
+    client.fetch(&target).await.unwrap();
+    client.fetch(&target).await.unwrap();
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test]
+async fn a_new_connection_closed_without_an_answer_is_not_retried() {
+    let server = TestServer::start(|_| Reply::Close(Vec::new())).await;
+    let err = fetch_error(&server, ClientConfig::default()).await;
+    assert!(
+        matches!(&err, FetchError::Unreachable { reason, .. } if reason.contains("closed before a response")),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_connection_the_server_closed_while_idle_is_not_reused() {
+    // HTTP/1.1 without `Connection: close`, then the server hangs up: the
+    // next fetch sees the closed socket and opens another.
+    let server = TestServer::start(|_| Reply::Close(json_response(SMALL_EXPVAR))).await;
+    let client = client_with(ClientConfig::default());
+    let target = target(&server);
+    for _ in 0..3 {
+        client.fetch(&target).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.requests().len(), 3);
+    assert_eq!(server.connections(), 3);
 }
 
 #[tokio::test]

@@ -51,6 +51,12 @@ pub(crate) enum Reply {
     },
     /// Says nothing for this long, then closes.
     Hang(Duration),
+    /// Writes each piece with `pause` between, then waits for the next
+    /// request on the connection.
+    Pieces {
+        pieces: Vec<Vec<u8>>,
+        pause: Duration,
+    },
 }
 
 type Handler = dyn Fn(&RequestHead) -> Reply + Send + Sync;
@@ -191,6 +197,15 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                 tokio::time::sleep(duration).await;
                 return;
             }
+            Reply::Pieces { pieces, pause } => {
+                for piece in pieces {
+                    if stream.write_all(&piece).await.is_err() {
+                        return;
+                    }
+                    let _ = stream.flush().await;
+                    tokio::time::sleep(pause).await;
+                }
+            }
         }
     }
 }
@@ -240,6 +255,21 @@ pub(crate) fn response(status: &str, headers: &[(&str, &str)], body: &[u8]) -> V
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body);
+    out
+}
+
+/// `200 OK` with `body` in chunked transfer coding, in chunks of `size`
+/// bytes, with a chunk extension and a trailer, as a server may send it.
+pub(crate) fn chunked_response(body: &[u8], size: usize) -> Vec<u8> {
+    let mut out =
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            .to_vec();
+    for chunk in body.chunks(size) {
+        out.extend_from_slice(format!("{:x};ext=1\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\nX-Trailer: done\r\n\r\n");
     out
 }
 
