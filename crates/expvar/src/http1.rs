@@ -403,6 +403,11 @@ fn parse_head(buf: &mut Vec<u8>) -> Result<Option<Head>, Failure> {
                 }
             }
         }
+        if transfer_coded && length.is_some() {
+            // Both framings: the coding wins, but the connection is not
+            // trusted with another request (RFC 9112, 6.3).
+            head.keep_alive = false;
+        }
         head.framing = if status == 204 || status == 304 {
             Framing::Empty
         } else if transfer_coded {
@@ -519,7 +524,8 @@ impl Transport {
         let https = uri.scheme_str() == Some("https");
         let key = uri.authority().map(|a| a.as_str()).unwrap_or_default();
         if let Some(parked) = self.unpark(key, https) {
-            let buf = Vec::with_capacity(parked.last_bytes.max(READ_BYTES));
+            // Room for the last response and some growth of its counters.
+            let buf = Vec::with_capacity(parked.last_bytes + READ_BYTES / 4);
             match exchange(parked.stream, request, buf).await {
                 Ok((stream, buf, head)) => {
                     return Ok(self.exchange(key, https, stream, buf, head));
@@ -699,6 +705,10 @@ mod tests {
         assert!(h.keep_alive);
         let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
         assert_eq!(h.framing, Framing::Chunked);
+        assert!(h.keep_alive);
+        let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n");
+        assert_eq!(h.framing, Framing::Chunked);
+        assert!(!h.keep_alive);
         let h = head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n");
         assert_eq!(h.framing, Framing::Close);
         assert!(!h.keep_alive);

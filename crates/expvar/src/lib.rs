@@ -3,7 +3,8 @@
 //! A Go program that imports `expvar` serves a JSON object at `/debug/vars`:
 //! `cmdline` (its arguments), `memstats` (`runtime.MemStats`) and whatever
 //! variables the program published. This crate fetches that object over
-//! HTTP or HTTPS (hyper on tokio, rustls) from any number of programs and
+//! HTTP/1.1 or HTTPS (its own transport on tokio: httparse, rustls) from any
+//! number of programs and
 //! decodes it once into a [`Snapshot`] that the heap mapper and the
 //! flattener both borrow from. It knows nothing about Elasticsearch.
 //!
@@ -11,7 +12,8 @@
 //!   (`host:port`, `http(s)://` URLs, a path override), with basic auth,
 //!   a bearer token (inline or from a file) and extra headers. Secrets never
 //!   show in `Debug`, `Display`, logs or errors.
-//! - [`ExpvarClient`]: one keep-alive pool for all targets, a bound on
+//! - [`ExpvarClient`]: one keep-alive pool for all targets (an idle
+//!   connection holds its socket and nothing else), a bound on
 //!   fetches in flight, connect and whole-request timeouts, a body cap
 //!   enforced while reading (also on the decompressed size of gzip
 //!   responses), certificate verification with Mozilla's roots, a custom CA,

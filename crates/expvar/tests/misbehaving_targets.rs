@@ -431,6 +431,23 @@ async fn malformed_chunked_framing_is_a_read_error_naming_it() {
 }
 
 #[tokio::test]
+async fn an_endless_response_head_is_refused_at_its_cap() {
+    let server = TestServer::start(|_| Reply::Stream {
+        head: b"HTTP/1.1 200 OK\r\n".to_vec(),
+        chunk: format!("X-Pad: {}\r\n", "a".repeat(8000)).into_bytes(),
+        // Up to 1 GB of headers.
+        count: 125_000,
+        pause: Duration::ZERO,
+    })
+    .await;
+    let err = fetch_error(&server, ClientConfig::default()).await;
+    assert!(
+        matches!(&err, FetchError::Unreachable { reason, .. } if reason.contains("response head is larger than 65536 bytes")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_kept_alive_connection_closed_by_the_server_is_replaced_once_without_an_error() {
     // Every second request on the server finds its connection closed
     // without an answer, as when a server's idle timeout races a request.
