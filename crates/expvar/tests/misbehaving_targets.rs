@@ -351,15 +351,28 @@ async fn a_fetch_with_its_own_timeout_gives_up_at_that_timeout() {
 }
 
 #[tokio::test]
-async fn one_client_reuses_its_keep_alive_connection() {
-    let server = TestServer::start(|_| Reply::KeepAlive(json_response(SMALL_EXPVAR))).await;
-    let client = client_with(ClientConfig::default());
-    let target = target(&server);
-    for _ in 0..3 {
-        client.fetch(&target).await.unwrap();
+async fn one_client_reuses_its_connection_while_the_server_keeps_it_open() {
+    // The second server answers in HTTP/1.1 without `Connection: close`,
+    // then hangs up: the next fetch sees the closed socket and opens another.
+    for (keeps_it_open, connections) in [(true, 1), (false, 3)] {
+        let server = TestServer::start(move |_| {
+            let reply = json_response(SMALL_EXPVAR);
+            if keeps_it_open {
+                Reply::KeepAlive(reply)
+            } else {
+                Reply::Close(reply)
+            }
+        })
+        .await;
+        let client = client_with(ClientConfig::default());
+        let target = target(&server);
+        for _ in 0..3 {
+            client.fetch(&target).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(server.requests().len(), 3);
+        assert_eq!(server.connections(), connections, "{keeps_it_open}");
     }
-    assert_eq!(server.requests().len(), 3);
-    assert_eq!(server.connections(), 1);
 }
 
 #[tokio::test]
@@ -483,21 +496,6 @@ async fn a_new_connection_closed_without_an_answer_is_not_retried() {
         "{err:?}"
     );
     assert_eq!(server.requests().len(), 1);
-}
-
-#[tokio::test]
-async fn a_connection_the_server_closed_while_idle_is_not_reused() {
-    // HTTP/1.1 without `Connection: close`, then the server hangs up: the
-    // next fetch sees the closed socket and opens another.
-    let server = TestServer::start(|_| Reply::Close(json_response(SMALL_EXPVAR))).await;
-    let client = client_with(ClientConfig::default());
-    let target = target(&server);
-    for _ in 0..3 {
-        client.fetch(&target).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(server.requests().len(), 3);
-    assert_eq!(server.connections(), 3);
 }
 
 #[tokio::test]
