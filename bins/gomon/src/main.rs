@@ -52,8 +52,8 @@ enum Command {
     /// Run the agent: fetch every configured Go program on its period and
     /// write the documents to the configured output.
     ///
-    /// Without -c: fetch localhost:6060/debug/vars every 10 s into the file
-    /// store (see --data).
+    /// Without -c: fetch localhost:6060/debug/vars every 10 s into the embedded
+    /// store, gomon.db (see --data).
     ///
     /// Examples:
     ///   gomon run

@@ -199,7 +199,7 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
 
 impl Config {
     /// The configuration of `gomon run` without a file: scrape
-    /// `localhost:6060/debug/vars` every 10 s into the file store at `data_dir`.
+    /// `localhost:6060/debug/vars` every 10 s into the embedded store at `data_dir`.
     pub fn embedded_default(data_dir: &Path) -> Config {
         Config {
             modules: vec![ModuleConfig {
@@ -236,7 +236,7 @@ impl Config {
     /// The configuration of `gomon run` without a file, with `GOMON_`
     /// environment overrides applied (`GOMON_HTTP__PORT=0`,
     /// `GOMON_OUTPUT__ELASTICSEARCH__HOSTS=...`) and checked as a file would
-    /// be; documents go to the file store at `data_dir` unless the
+    /// be; documents go to the embedded store at `data_dir` unless the
     /// environment names an output.
     pub fn embedded(data_dir: &Path) -> Result<Config, ConfigError> {
         const EMBEDDED: &str = "modules:\n- module: golang\n  hosts: [\"localhost:6060\"]\n";
