@@ -3,6 +3,10 @@ seconds, measured from outside while gomon runs.
 
 Usage: python3 tests/bench/fleet.py GOMON SIMULATOR TARGETS PERIOD_S SECONDS [WARMUP_S]
 
+With FLEET_OUTPUT=store in the environment, gomon writes into its embedded
+store (the default output, `--data` in the work folder) instead of its file
+output, and documents are counted in the store (heap and expvar rows).
+
 GOMON is a release build of gomon, SIMULATOR of gomon-simulator
 (`cargo build --release -p gomon -p gomon-simulator`). The simulator serves
 TARGETS ports from 127.0.0.1:20000 (one process per 5,000, within the
@@ -29,6 +33,7 @@ import os
 import resource
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -70,6 +75,22 @@ def count_documents(path):
     except FileNotFoundError:
         pass
     return docs, errors
+
+
+def count_store_documents(path):
+    """Documents and error documents in the embedded store so far."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    except sqlite3.OperationalError:
+        return 0, 0
+    try:
+        heap, errors = db.execute("SELECT COUNT(*), COUNT(error) FROM heap").fetchone()
+        (expvar,) = db.execute("SELECT COUNT(*) FROM expvar").fetchone()
+        return heap + expvar, errors
+    except sqlite3.OperationalError:
+        return 0, 0
+    finally:
+        db.close()
 
 
 def skipped_ticks(port):
@@ -137,24 +158,27 @@ def main(gomon, simulator, targets, period, seconds, warmup):
     hosts = ", ".join(f'"127.0.0.1:{FIRST_PORT + i}"' for i in range(targets))
     out = os.path.join(work, "out")
     config = os.path.join(work, "gomon.yml")
+    store = os.environ.get("FLEET_OUTPUT", "file") == "store"
     with open(config, "w") as f:
         f.write(
             f"modules:\n  - module: golang\n    metricsets: [heap, expvar]\n    period: {period}s\n"
             f"    hosts: [{hosts}]\n    expvar.namespace: app\n"
             f"http:\n  enabled: true\n  host: 127.0.0.1\n  port: {self_port}\n"
-            f"output.file:\n  path: {out!r}\n  rotate_every_kb: 104857600\n"
         )
+        if not store:
+            f.write(f"output.file:\n  path: {out!r}\n  rotate_every_kb: 104857600\n")
     load_before = open("/proc/loadavg").read().split()[:3]
-    agent = subprocess.Popen([gomon, "run", "-c", config], stderr=subprocess.DEVNULL)
-    path = os.path.join(out, "gomon.ndjson")
+    agent = subprocess.Popen([gomon, "run", "-c", config, "--data", out], stderr=subprocess.DEVNULL)
+    path = os.path.join(out, "gomon.db" if store else "gomon.ndjson")
+    count = count_store_documents if store else count_documents
     try:
         time.sleep(warmup)
         start_wall, cpu0 = time.time(), cpu_seconds(agent.pid)
-        docs0, errors0 = count_documents(path)
+        docs0, errors0 = count(path)
         skipped0 = skipped_ticks(self_port)
         time.sleep(seconds - warmup)
         end_wall, cpu1 = time.time(), cpu_seconds(agent.pid)
-        docs1, errors1 = count_documents(path)
+        docs1, errors1 = count(path)
         skipped1 = skipped_ticks(self_port)
         peak_kib = status_kib(agent.pid, "VmHWM")
     finally:
@@ -174,6 +198,7 @@ def main(gomon, simulator, targets, period, seconds, warmup):
     load_after = open("/proc/loadavg").read().split()[:3]
     scrapes = docs / 2
     result = {
+        "output": "store" if store else "file",
         "targets": targets,
         "period_s": period,
         "window_s": round(window, 1),

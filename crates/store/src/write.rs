@@ -21,9 +21,14 @@ pub struct StoreSettings {
     pub minute_retention: Duration,
     /// Per-hour rollups (default 2 years).
     pub hour_retention: Duration,
-    /// Longest the rollups lag behind the rows (default 10 s; every write
-    /// after that much time recomputes the steps it touched).
+    /// Longest the minute rollups lag behind the rows (default 10 s; every
+    /// write after that much time recomputes the steps it touched).
     pub rollup_every: Duration,
+    /// Longest the hour rollups lag behind the minute rollups (default 60 s).
+    /// An hour step is recomputed from up to 60 minute rows, so redoing it
+    /// at every minute rollup cost more than the minute itself; a chart
+    /// reads hour rows only for steps of half an hour or more.
+    pub hour_rollup_every: Duration,
 }
 
 impl Default for StoreSettings {
@@ -33,6 +38,7 @@ impl Default for StoreSettings {
             minute_retention: Duration::from_secs(90 * 86_400),
             hour_retention: Duration::from_secs(730 * 86_400),
             rollup_every: Duration::from_secs(10),
+            hour_rollup_every: Duration::from_secs(60),
         }
     }
 }
@@ -61,8 +67,10 @@ struct State {
     cmdlines: HashMap<String, i64>,
     /// Time and NumGC of each target's latest heap row, for the live-heap flag.
     last_count: HashMap<i64, (i64, Option<i64>)>,
-    /// Per target, the span of rows written since the rollups last ran.
+    /// Per target, the span of rows written since the minute rollups ran.
     dirty: HashMap<i64, (i64, i64)>,
+    /// Per target, the span of rows written since the hour rollups ran.
+    dirty_hours: HashMap<i64, (i64, i64)>,
 }
 
 /// The store's writer. One per file: SQLite serialises writers, and the
@@ -74,6 +82,7 @@ pub struct Store {
     settings: StoreSettings,
     state: State,
     rolled_at: Instant,
+    hours_rolled_at: Instant,
     expired_at: Option<Instant>,
 }
 
@@ -113,6 +122,7 @@ impl Store {
             settings,
             state: State::default(),
             rolled_at: Instant::now(),
+            hours_rolled_at: Instant::now(),
             expired_at: None,
         };
         store.load_ids().map_err(at)?;
@@ -146,7 +156,8 @@ impl Store {
         let path = self.path.clone();
         let written = self.write_inner(docs).map_err(|e| e.at(&path))?;
         if self.rolled_at.elapsed() >= self.settings.rollup_every {
-            self.maintain().map_err(|e| e.at(&path))?;
+            let hours = self.hours_rolled_at.elapsed() >= self.settings.hour_rollup_every;
+            self.catch_up(hours).map_err(|e| e.at(&path))?;
         }
         Ok(written)
     }
@@ -243,42 +254,66 @@ impl Store {
         Ok(written)
     }
 
-    /// Brings the rollups up to date with every row written, and deletes
-    /// rows past their retention (at most once a minute). [`Store::write`]
-    /// calls it every [`StoreSettings::rollup_every`]; call it before
-    /// reading rollups that must include the latest rows.
+    /// Brings the minute and hour rollups up to date with every row
+    /// written, and deletes rows past their retention (at most once a
+    /// minute). [`Store::write`] does the same for the minute rollups every
+    /// [`StoreSettings::rollup_every`] and for the hour rollups every
+    /// [`StoreSettings::hour_rollup_every`]; call it before reading rollups
+    /// that must include the latest rows.
     pub fn maintain(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
-        self.roll().map_err(|e| e.at(&path))?;
+        self.catch_up(true).map_err(|e| e.at(&path))
+    }
+
+    /// The minute rollups, the hour rollups too when `hours`, then the
+    /// retention (at most once a minute).
+    fn catch_up(&mut self, hours: bool) -> Result<(), StoreError> {
+        self.roll(hours)?;
         if self
             .expired_at
             .is_none_or(|at| at.elapsed() >= Duration::from_secs(60))
         {
-            self.expire(now_ms()).map_err(|e| e.at(&path))?;
+            self.expire(now_ms())?;
             self.expired_at = Some(Instant::now());
         }
         Ok(())
     }
 
-    fn roll(&mut self) -> Result<(), StoreError> {
-        let dirty: Vec<(i64, (i64, i64))> = self.state.dirty.drain().collect();
+    fn roll(&mut self, hours: bool) -> Result<(), StoreError> {
         self.rolled_at = Instant::now();
-        if dirty.is_empty() {
+        let minutes: Vec<(i64, (i64, i64))> = self.state.dirty.drain().collect();
+        let hours: Vec<(i64, (i64, i64))> = if hours {
+            self.hours_rolled_at = self.rolled_at;
+            self.state.dirty_hours.drain().collect()
+        } else {
+            Vec::new()
+        };
+        if minutes.is_empty() && hours.is_empty() {
             return Ok(());
         }
         let tx = self.conn.unchecked_transaction()?;
-        let minute = rollup_sql("heap", "heap_1m", ROLLUPS[0].1);
-        let hour = rollup_sql("heap_1m", "heap_1h", ROLLUPS[1].1);
-        for (target, (first, last)) in dirty {
-            for (sql, width, expvar_from, expvar_to) in [
-                (&minute, ROLLUPS[0].1, "expvar", "expvar_1m"),
-                (&hour, ROLLUPS[1].1, "expvar_1m", "expvar_1h"),
-            ] {
-                let from = first.div_euclid(width) * width;
-                let to = (last.div_euclid(width) + 1) * width;
-                tx.prepare_cached(sql)?.execute(params![target, from, to])?;
-                tx.prepare_cached(&expvar_rollup_sql(expvar_from, expvar_to, width))?
-                    .execute(params![target, from, to])?;
+        // Minutes first: the hour steps are made of minute rows.
+        for (dirty, (from, to), width) in [
+            (minutes, ("heap", "heap_1m"), ROLLUPS[0].1),
+            (hours, ("heap_1m", "heap_1h"), ROLLUPS[1].1),
+        ] {
+            if dirty.is_empty() {
+                continue;
+            }
+            let heap = rollup_sql(from, to, width);
+            let (expvar_from, expvar_to) = if from == "heap" {
+                ("expvar", "expvar_1m")
+            } else {
+                ("expvar_1m", "expvar_1h")
+            };
+            let expvar = expvar_rollup_sql(expvar_from, expvar_to, width);
+            for (target, (first, last)) in dirty {
+                let start = first.div_euclid(width) * width;
+                let end = (last.div_euclid(width) + 1) * width;
+                tx.prepare_cached(&heap)?
+                    .execute(params![target, start, end])?;
+                tx.prepare_cached(&expvar)?
+                    .execute(params![target, start, end])?;
             }
         }
         tx.commit()?;
@@ -374,15 +409,17 @@ impl State {
     }
 
     fn touch(&mut self, target: i64, ts: i64) {
-        let span = self.dirty.entry(target).or_insert((ts, ts));
-        span.0 = span.0.min(ts);
-        span.1 = span.1.max(ts);
+        for dirty in [&mut self.dirty, &mut self.dirty_hours] {
+            let span = dirty.entry(target).or_insert((ts, ts));
+            span.0 = span.0.min(ts);
+            span.1 = span.1.max(ts);
+        }
     }
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Err(e) = self.roll() {
+        if let Err(e) = self.roll(true) {
             tracing::warn!(store = %self.path.display(), error = %e, "rollups not brought up to date at close");
         }
     }

@@ -354,6 +354,53 @@ fn rows_past_their_retention_go_and_the_rollups_stay_longer() {
 }
 
 #[test]
+fn writes_keep_the_minute_rollups_current_and_the_hour_rollups_on_their_own_cadence() {
+    let path = temp("cadence");
+    let settings = StoreSettings {
+        rollup_every: Duration::ZERO,
+        hour_rollup_every: Duration::from_secs(3_600),
+        ..StoreSettings::default()
+    };
+    let mut store = Store::open(&path, settings).unwrap();
+    let reader = Reader::open(&path).unwrap();
+    let counts = || -> std::collections::BTreeMap<String, i64> {
+        reader.row_counts().unwrap().into_iter().collect()
+    };
+    // The first write opens the hour cadence's clock: it rolls minutes only.
+    store
+        .write(&[heap(A, start(), 1_000, 1), expvar(A, start(), 1)])
+        .unwrap();
+    let after_write = counts();
+    assert_eq!(
+        (after_write["heap_1m"], after_write["expvar_1m"]),
+        (1, 1),
+        "{after_write:?}"
+    );
+    assert_eq!(
+        (after_write["heap_1h"], after_write["expvar_1h"]),
+        (0, 0),
+        "{after_write:?}"
+    );
+    store.maintain().unwrap();
+    let after_maintain = counts();
+    assert_eq!(
+        (after_maintain["heap_1h"], after_maintain["expvar_1h"]),
+        (1, 1),
+        "{after_maintain:?}"
+    );
+    // A row in the next hour: its minute at once, its hour when the store
+    // closes (closing brings every rollup up to date).
+    store
+        .write(&[heap(A, start() + 3_600_000, 2_000, 2)])
+        .unwrap();
+    assert_eq!((counts()["heap_1m"], counts()["heap_1h"]), (2, 1));
+    drop(store);
+    assert_eq!(counts()["heap_1h"], 2);
+    drop(reader);
+    std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+}
+
+#[test]
 fn a_store_from_a_newer_version_and_files_that_are_not_stores_are_refused_clearly() {
     let path = temp("versions");
     drop(Store::open(&path, StoreSettings::default()).unwrap());
