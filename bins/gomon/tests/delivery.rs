@@ -17,7 +17,8 @@ use gomon_testrig::proxy::{BulkFault, FaultProxy};
 use gomon_testrig::{AppKind, Engine, GoApp, engines};
 use serde_json::Value;
 use support::{
-    Running, fetch_number, new_lines, now_ms, search_all, temp_dir, timestamp_ms, unique,
+    Running, fetch_number, new_lines, now_ms, search_all, search_all_while_created, temp_dir,
+    timestamp_ms, unique,
 };
 
 /// The config of a run: heap + expvar (namespace `app`) on `hosts` every
@@ -216,7 +217,7 @@ fn server_delivery(engine: &Engine, targets: usize, run: Duration) -> (u64, usiz
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut worst = 0;
     watch_while_running(&cfg, run, Duration::from_millis(250), |now| {
-        for (id, doc) in search_all(&engine.url, &index) {
+        for (id, doc) in search_all_while_created(&engine.url, &index) {
             if seen.insert(id) {
                 worst = worst.max(now.saturating_sub(timestamp_ms(&doc)));
             }
