@@ -407,11 +407,13 @@ fn analyze_on_every_engine(
     answers
 }
 
-/// A real Go program late in a leak, where GC cycles come minutes apart:
-/// the `leaking` example app holding 1 GiB from the start (a ballast,
-/// standing in for the gigabyte a leaking service reaches after hours),
-/// leaking 640 KiB/s (2.36 GB/h) beside 8 MiB/s of short-lived garbage, so
-/// that a collection comes about every two minutes. One gomon polls it every
+/// A real Go program late in a leak, where GC cycles come more than a
+/// minute apart: the `leaking` example app holding 1 GiB from the start (a
+/// ballast, standing in for the gigabyte a leaking service reaches after
+/// hours), leaking 640 KiB/s (2.36 GB/h) beside 11 MiB/s of short-lived
+/// garbage, so that a collection comes about every 95 s: three or more in
+/// the run, which a verdict needs. (At 8 MiB/s they came every 124 s, and
+/// the third one landed on either side of the run's end.) One gomon polls it every
 /// second, another every 10 s, for 250 s. The file store, the embedded
 /// store (`gomon import`), Elasticsearch and OpenSearch all call it a leak,
 /// with the same live-heap figures, near the true rate. (This is the case
@@ -421,7 +423,7 @@ fn a_real_go_program_leaking_past_a_gigabyte_is_a_leak_in_every_store() {
     use gomon_testrig::{AppKind, GoApp};
     let app = GoApp::start(
         AppKind::Leaking,
-        &["-ballast-mb", "1024", "-garbage-kb", "800"],
+        &["-ballast-mb", "1024", "-garbage-kb", "1100"],
     );
     let dir = temp_dir("analyze-late-leak");
     let runs: Vec<(&str, PathBuf, std::process::Child)> = ["1s", "10s"]
@@ -458,8 +460,8 @@ fn a_real_go_program_leaking_past_a_gigabyte_is_a_leak_in_every_store() {
     let gc_cycles = vars["memstats"]["NumGC"].as_u64().unwrap();
     drop(app);
     assert!(
-        (2..=4).contains(&gc_cycles),
-        "collections minutes apart: {gc_cycles} in about 250 s"
+        (3..=5).contains(&gc_cycles),
+        "collections more than a minute apart: {gc_cycles} in about 250 s"
     );
 
     for (period, store) in stores {
