@@ -460,6 +460,7 @@ impl ExpvarClient {
                     None => unreachable(format!("TLS handshake: {error}")),
                 }
             }
+            Failure::Closed => unreachable("the connection closed before a response".to_owned()),
             Failure::Head(reason) => unreachable(reason),
             Failure::Body(reason) => FetchError::Read {
                 target: target.to_string(),

@@ -53,6 +53,9 @@ pub(crate) enum Failure {
     ConnectTimeout,
     /// The TLS handshake failed (rustls's error is inside the `io::Error`).
     Tls(io::Error),
+    /// The connection was closed or reset before any byte of the response
+    /// (on a kept-alive connection: the server hung up while it idled).
+    Closed,
     /// Sending the request or reading the response head failed.
     Head(String),
     /// Reading the body failed after a complete head.
@@ -527,41 +530,14 @@ impl Transport {
             // Room for the last response and some growth of its counters.
             let buf = Vec::with_capacity(parked.last_bytes + READ_BYTES / 4);
             match exchange(parked.stream, request, buf).await {
-                Ok((stream, buf, head)) => {
-                    return Ok(self.exchange(key, https, stream, buf, head));
-                }
-                Err(Failure::Head(reason)) if reason == STALE => {}
-                Err(failure) => return Err(failure),
+                Err(Failure::Closed) => {}
+                answered => return answered.map(|started| started.on(self, key, https)),
             }
         }
         let stream = self.connect(uri, https).await?;
-        let (stream, buf, head) = exchange(stream, request, Vec::with_capacity(FIRST_BUFFER_BYTES))
+        exchange(stream, request, Vec::with_capacity(FIRST_BUFFER_BYTES))
             .await
-            .map_err(|failure| match failure {
-                Failure::Head(reason) if reason == STALE => {
-                    Failure::Head("the connection closed before a response".to_owned())
-                }
-                other => other,
-            })?;
-        Ok(self.exchange(key, https, stream, buf, head))
-    }
-
-    fn exchange<'a>(
-        &'a self,
-        key: &'a str,
-        https: bool,
-        stream: Stream,
-        buf: Vec<u8>,
-        head: Head,
-    ) -> Exchange<'a> {
-        Exchange {
-            transport: self,
-            key,
-            https,
-            stream,
-            buf,
-            head,
-        }
+            .map(|started| started.on(self, key, https))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
@@ -660,21 +636,41 @@ impl Transport {
     }
 }
 
-/// What a reused connection's failure before any response byte says.
-const STALE: &str = "stale";
+/// A connection whose response head has arrived, before it is tied to
+/// its pool.
+struct Started {
+    stream: Stream,
+    buf: Vec<u8>,
+    head: Head,
+}
+
+impl Started {
+    fn on<'a>(self, transport: &'a Transport, key: &'a str, https: bool) -> Exchange<'a> {
+        Exchange {
+            transport,
+            key,
+            https,
+            stream: self.stream,
+            buf: self.buf,
+            head: self.head,
+        }
+    }
+}
 
 /// Writes `request` on `stream` and reads the response head into `buf`.
 async fn exchange(
     mut stream: Stream,
     request: &[u8],
     mut buf: Vec<u8>,
-) -> Result<(Stream, Vec<u8>, Head), Failure> {
-    let stale = |_| Failure::Head(STALE.to_owned());
-    stream.write_request(request).await.map_err(stale)?;
+) -> Result<Started, Failure> {
+    stream
+        .write_request(request)
+        .await
+        .map_err(|_| Failure::Closed)?;
     loop {
         let read = stream.read_more(&mut buf).await;
         match read {
-            Ok(0) | Err(_) if buf.is_empty() => return Err(Failure::Head(STALE.to_owned())),
+            Ok(0) | Err(_) if buf.is_empty() => return Err(Failure::Closed),
             Ok(0) => {
                 return Err(Failure::Head(
                     "the connection closed in the middle of the response head".to_owned(),
@@ -684,7 +680,7 @@ async fn exchange(
             Err(e) => return Err(Failure::Head(e.to_string())),
         }
         if let Some(head) = parse_head(&mut buf)? {
-            return Ok((stream, buf, head));
+            return Ok(Started { stream, buf, head });
         }
     }
 }

@@ -293,20 +293,25 @@ impl Store {
         }
         let tx = self.conn.unchecked_transaction()?;
         // Minutes first: the hour steps are made of minute rows.
-        for (dirty, (from, to), width) in [
-            (minutes, ("heap", "heap_1m"), ROLLUPS[0].1),
-            (hours, ("heap_1m", "heap_1h"), ROLLUPS[1].1),
+        for (dirty, heap_tables, expvar_tables, width) in [
+            (
+                minutes,
+                ("heap", "heap_1m"),
+                ("expvar", "expvar_1m"),
+                ROLLUPS[0].1,
+            ),
+            (
+                hours,
+                ("heap_1m", "heap_1h"),
+                ("expvar_1m", "expvar_1h"),
+                ROLLUPS[1].1,
+            ),
         ] {
             if dirty.is_empty() {
                 continue;
             }
-            let heap = rollup_sql(from, to, width);
-            let (expvar_from, expvar_to) = if from == "heap" {
-                ("expvar", "expvar_1m")
-            } else {
-                ("expvar_1m", "expvar_1h")
-            };
-            let expvar = expvar_rollup_sql(expvar_from, expvar_to, width);
+            let heap = rollup_sql(heap_tables.0, heap_tables.1, width);
+            let expvar = expvar_rollup_sql(expvar_tables.0, expvar_tables.1, width);
             for (target, (first, last)) in dirty {
                 let start = first.div_euclid(width) * width;
                 let end = (last.div_euclid(width) + 1) * width;
